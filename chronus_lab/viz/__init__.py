@@ -1,0 +1,1 @@
+"""Plots used across the notebooks (matplotlib only; every function returns its Figure)."""

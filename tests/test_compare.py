@@ -1,0 +1,14 @@
+import numpy as np
+import pytest
+import torch
+
+from chronus_lab.compare import compare
+
+
+def test_compare_passes_close_and_fails_far(capsys):
+    assert compare("same", torch.ones(3), np.ones(3)) == 0.0
+    assert "exact: True" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="max difference"):
+        compare("far", [1.0, 2.0], [1.0, 2.1])
+    with pytest.raises(AssertionError, match="shapes differ"):
+        compare("shape", np.ones(3), np.ones(4))

@@ -1,0 +1,53 @@
+"""The install files agree, torch stays pinned, and committed notebooks carry no outputs."""
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _norm(req):
+    return re.sub(r"\s+", "", req).lower()
+
+
+def test_environment_yml_matches_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {_norm(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert {_norm(r) for r in pip} == wanted
+    assert "python=3.11" in env["dependencies"]
+
+
+def test_torch_is_pinned_to_the_cpu_wheel():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "torch==2.13.0" in project["dependencies"]
+
+
+def test_notebooks_are_committed_without_outputs():
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    assert notebooks, "the series has notebooks"
+    for nb_path in notebooks:
+        nb = json.loads(nb_path.read_text())
+        dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
+                 and (c.get("outputs") or c.get("execution_count") is not None)]
+        assert not dirty, f"{nb_path.name}: cells {dirty} carry outputs; strip them (see README)"
+
+
+def test_every_notebook_names_its_module_and_has_a_parameters_cell():
+    for nb_path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        cells = json.loads(nb_path.read_text())["cells"]
+        assert cells[0]["cell_type"] == "markdown" and "tests/" in "".join(cells[0]["source"]), nb_path.name
+        tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+        assert tagged and "SCALE" in "".join(tagged[0]["source"]), nb_path.name
+
+
+def test_readme_quick_start_is_the_makefile():
+    readme = (ROOT / "README.md").read_text()
+    make = (ROOT / "Makefile").read_text()
+    for target in ("lab", "test", "notebooks"):
+        assert f"make {target}" in readme and f"\n{target}:" in make
+    assert "make test" in (ROOT / ".ci" / "run").read_text()

@@ -1,0 +1,11 @@
+"""Smoke tests for the plots: they draw what the clip holds."""
+from chronus_lab.viz import plots
+
+
+def test_plots_draw_the_clip(clips):
+    clip, _ = clips[0]
+    fig = plots.timeline(clip, predictions={clip.objects[0].object: (0.0, 1.0)})
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert len(labels) == len(clip.objects) + len(clip.sounds)
+    assert len(plots.frame_strip(clip, frames=[0, 4, 8]).axes) == 3
+    assert plots.spectrogram(clip).axes[0].get_images()
