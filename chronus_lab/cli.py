@@ -2,6 +2,8 @@
 
     chronus-lab world --n 1000 --seed 0 --out data/world     # make a dataset (seconds)
     chronus-lab check data/world                              # validate every clip of a dataset
+    chronus-lab base --out assets/tiny                        # stage-0 tiny base models (minutes)
+    chronus-lab bench timestamps                              # notebook 04's experiment, full length
     chronus-lab info                                          # versions, device, threads
 
 Errors a user can fix (a bad dataset, a bad option) print one line and exit with status 2.
@@ -37,6 +39,26 @@ def _check(args) -> None:
     print(f"{args.path}: {len(w)} clips, {n_events} events, seed {w.seed}: OK")
 
 
+def _base(args) -> None:
+    from .base import BaseRecipe, make_base_models
+    from .setup import setup
+
+    setup(seed=0, threads=args.threads, quiet=True)
+    make_base_models(args.out, BaseRecipe.quick() if args.quick else BaseRecipe())
+
+
+def _bench(args) -> None:
+    from .setup import setup
+
+    setup(seed=0, threads=args.threads, quiet=True)
+    if args.what == "timestamps":
+        from .eval.metrics import format_table
+        from .eval.time_experiment import run
+
+        rows = run(steps=args.steps, n_train=args.n_train, n_test=args.n_test, log=lambda r: None)
+        print(format_table(rows))
+
+
 def _info(args) -> None:
     from .setup import describe_environment
 
@@ -61,6 +83,20 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="validate a dataset folder")
     c.add_argument("path")
     c.set_defaults(func=_check)
+
+    b = sub.add_parser("base", help="train the tiny base models (stage 0) into a folder")
+    b.add_argument("--out", default="assets/tiny")
+    b.add_argument("--quick", action="store_true", help="a fraction of the steps (tests)")
+    b.add_argument("--threads", type=int, default=1)
+    b.set_defaults(func=_base)
+
+    be = sub.add_parser("bench", help="benchmarks and experiments that print their numbers")
+    be.add_argument("what", choices=["timestamps"])
+    be.add_argument("--steps", type=int, default=500)
+    be.add_argument("--n-train", type=int, default=400)
+    be.add_argument("--n-test", type=int, default=100)
+    be.add_argument("--threads", type=int, default=1)
+    be.set_defaults(func=_bench)
 
     i = sub.add_parser("info", help="versions, device and threads")
     i.set_defaults(func=_info)

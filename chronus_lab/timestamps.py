@@ -64,13 +64,13 @@ class TextTime(TimeFormat):
     """``second{12.5}``: the released code's text timestamps (one decimal)."""
 
     name: str = "text"
-    _TIME_RE = re.compile(r"second\{\s*(-?\d+(?:\.\d+)?)\s*\}")
+    _TIME_RE = re.compile(r"second\s*\{\s*(-?\s*\d[\d\s]*(?:\.[\d\s]*\d)?)\s*\}")
 
     def time(self, t: float) -> str:
         return f"second{{{t:.1f}}}"
 
     def _read(self, match: re.Match) -> float:
-        return float(match.group(1))
+        return float(re.sub(r"\s+", "", match.group(1)))
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class TokenTime(TimeFormat):
     """``<t_k>``: one special token per time slice (the paper's timestamp tokens)."""
 
     name: str = "token"
-    _TIME_RE = re.compile(r"<t_(\d{1,6})>")
+    _TIME_RE = re.compile(r"<\s*t_\s*(\d{1,6})\s*>")
 
     def time(self, t: float) -> str:
         return f"<t_{int(round(t / self.slice_s))}>"
@@ -98,3 +98,58 @@ def time_format(name: str = "text", slice_s: float = 0.5) -> TimeFormat:
     if name not in FORMATS:
         raise ValueError(f"unknown time format {name!r}; choose one of {sorted(FORMATS)}")
     return FORMATS[name](slice_s=slice_s)
+
+
+# --- interleaving: [time, visual…, audio…] per slice, then the prompt -------------------------
+TEXT, TIME, VISION, AUDIO = 0, 1, 2, 3
+MODALITY_NAMES = ("text", "time", "vision", "audio")
+FEATURE = -1  # id placeholder where a projected visual/audio token goes
+
+
+@dataclass
+class Layout:
+    """One sequence, position by position: token id (or FEATURE), modality, slice (-1 = none), answer?"""
+
+    ids: list
+    modality: list
+    slice_idx: list
+    is_answer: list
+
+    def add(self, ids, modality: int, slice_idx: int = -1, answer: bool = False) -> None:
+        self.ids += list(ids)
+        self.modality += [modality] * len(ids)
+        self.slice_idx += [slice_idx] * len(ids)
+        self.is_answer += [answer] * len(ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def interleave(tokenizer, fmt: TimeFormat | None, n_slices: int, n_vision: int, n_audio: int,
+               question: str, answer: str | None = None, question_first: bool = False,
+               prefix: str | None = None) -> Layout:
+    """Lay out ``<s> [time_k, v_k…, a_k…] for k < n_slices, question, answer </s>``.
+
+    ``fmt`` None drops the time representation (the ablation of notebook 04). With
+    ``question_first`` the question precedes the clip. The answer (and ``</s>``) is the only part
+    marked ``is_answer``: the LM loss is computed there alone. ``prefix`` (e.g. a system prompt of
+    varying length) goes right after ``<s>``, shifting where the clip starts.
+    """
+    enc = lambda text: tokenizer(text, add_special_tokens=False).input_ids  # noqa: E731
+    lay = Layout([], [], [], [])
+    lay.add([tokenizer.bos_token_id], TEXT)
+    if prefix:
+        lay.add(enc(f" {prefix}"), TEXT)
+    q_ids = enc(f" {question}")
+    if question_first:
+        lay.add(q_ids, TEXT)
+    for k in range(n_slices):
+        if fmt is not None:
+            lay.add(enc(fmt.time(k * fmt.slice_s)), TIME, k)
+        lay.add([FEATURE] * n_vision, VISION, k)
+        lay.add([FEATURE] * n_audio, AUDIO, k)
+    if not question_first:
+        lay.add(q_ids, TEXT)
+    if answer is not None:
+        lay.add(enc(f" {answer}") + [tokenizer.eos_token_id], TEXT, answer=True)
+    return lay

@@ -20,3 +20,23 @@ def clips(cfg):
     from chronus_lab.world.scene import make_clip
 
     return [make_clip(cfg, seed=7, index=i, with_tracks=True) for i in range(80)]
+
+
+@pytest.fixture(scope="session")
+def tiny_tok():
+    """The shipped tiny tokenizer (assets/tiny), as the notebooks load it."""
+    from chronus_lab.config import OmniConfig
+    from chronus_lab.tokenizer import load_tokenizer
+
+    return load_tokenizer(OmniConfig.tiny().tokenizer)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_tok):
+    import torch
+
+    from chronus_lab.config import OmniConfig
+    from chronus_lab.omni import OmniModel
+
+    torch.manual_seed(0)
+    return OmniModel(OmniConfig.tiny(), tokenizer=tiny_tok)

@@ -48,3 +48,22 @@ def test_lookup_by_name():
     assert isinstance(time_format("token"), TokenTime)
     with pytest.raises(ValueError, match="unknown time format"):
         time_format("morse")
+
+
+def test_interleave_layout(tiny_tok):
+    from chronus_lab.timestamps import AUDIO, FEATURE, TEXT, TIME, VISION, interleave
+
+    lay = interleave(tiny_tok, TokenTime(), n_slices=3, n_vision=4, n_audio=2,
+                     question="When is the red circle on screen?", answer="<t_1> <t_2>")
+    clip_part = [(m, s) for m, s in zip(lay.modality, lay.slice_idx) if s >= 0]
+    assert clip_part == [(m, k) for k in range(3) for m in [TIME] + [VISION] * 4 + [AUDIO] * 2]
+    assert lay.ids[0] == tiny_tok.bos_token_id and lay.ids[-1] == tiny_tok.eos_token_id
+    answer_ids = [i for i, a in zip(lay.ids, lay.is_answer) if a]
+    assert TokenTime().parse_times(tiny_tok.decode(answer_ids[:-1])) == [0.5, 1.0]
+    assert all(i == FEATURE for i, m in zip(lay.ids, lay.modality) if m in (VISION, AUDIO))
+    # text timestamps cost more positions; no time format costs none
+    text = interleave(tiny_tok, TextTime(), 3, 4, 2, "q?")
+    none = interleave(tiny_tok, None, 3, 4, 2, "q?")
+    assert TIME not in none.modality and len(text) > len(interleave(tiny_tok, TokenTime(), 3, 4, 2, "q?")) > len(none)
+    first = interleave(tiny_tok, TokenTime(), 3, 4, 2, "q?", question_first=True)
+    assert first.modality[1] == TEXT and first.slice_idx[-1] == 2

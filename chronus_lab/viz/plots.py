@@ -85,3 +85,34 @@ def _fig_ax(ax, size):
         fig, ax = plt.subplots(figsize=size)
         return fig, ax
     return ax.figure, ax
+
+
+MODALITY_COLOURS = {-1: "#ffffff", 0: "#bbbbbb", 1: "#e6a700", 2: "#3b7dd8", 3: "#2e9e5b"}
+
+
+def token_strip(modality, labels=None, slice_idx=None, ax=None, title: str | None = None):
+    """One cell per position, coloured by modality (text, time, vision, audio); positions whose
+    label is kept (the answer) are outlined in red — the label mask, seen at a glance."""
+    import matplotlib.patches as mpatches
+
+    modality = [int(m) for m in modality]
+    fig, ax = _fig_ax(ax, (min(16, 0.09 * len(modality) + 1), 1.3))
+    for i, m in enumerate(modality):
+        ax.add_patch(mpatches.Rectangle((i, 0), 1, 1, color=MODALITY_COLOURS[m]))
+        if labels is not None and int(labels[i]) != -100:
+            ax.add_patch(mpatches.Rectangle((i, 0), 1, 1, fill=False, edgecolor="red", lw=1.5))
+    if slice_idx is not None:
+        for i, s in enumerate(slice_idx):
+            if int(s) >= 0 and (i == 0 or int(slice_idx[i - 1]) != int(s)) and int(s) % 4 == 0:
+                ax.text(i, 1.15, f"slice {int(s)}", fontsize=7)
+    ax.set_xlim(0, len(modality))
+    ax.set_ylim(0, 1.5)
+    ax.set_yticks([])
+    ax.set_xlabel("position")
+    names = ["text", "time", "vision", "audio"]
+    ax.legend(handles=[mpatches.Patch(color=MODALITY_COLOURS[k], label=n) for k, n in enumerate(names)]
+              + ([mpatches.Patch(fill=False, edgecolor="red", label="label kept")] if labels is not None else []),
+              loc="upper right", fontsize=7, ncol=5, bbox_to_anchor=(1, 1.6))
+    if title:
+        ax.set_title(title, fontsize=9, loc="left")
+    return fig

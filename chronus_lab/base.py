@@ -1,0 +1,202 @@
+"""Stage 0 (tiny mode only): base models that stand in for the hub's pretrained weights.
+
+Built in ``notebooks/02_encoders.ipynb``; tested in ``tests/test_base.py``;
+run by ``chronus-lab base --out assets/tiny`` (its output ships in ``assets/tiny``).
+
+* Vision: a tiny ``CLIPModel`` trained contrastively (CLIP's symmetric InfoNCE) on frames vs.
+  captions of what is visible ("a red circle and a blue square", "nothing").
+* Audio: a tiny ``ClapModel`` trained the same way on 0.5 s audio slices vs. "a chirp sound", "silence".
+* LLM: a tiny ``LlamaForCausalLM`` trained as a language model on the world's questions and answers,
+  so that SFT starts from a model that already writes the answer formats.
+Quality is measured on held-out clips (another seed): zero-shot class accuracy of each encoder
+(single-object frames, single-sound slices) and the LM's held-out loss. It is written to the manifest.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import OmniConfig
+from .encoders import audio_slices, log_mel, pixel_values
+from .tokenizer import save_tokenizer, train_tiny_tokenizer, world_corpus
+from .world import WorldConfig, make_clip
+
+TRAIN_SEED, HELDOUT_SEED = 20_000, 30_000
+
+
+@dataclass
+class BaseRecipe:
+    """How the tiny base models are made (recorded in assets/tiny/manifest.json)."""
+
+    vision_steps: int = 1500
+    """Shape (not only colour) takes longer to learn from 8-px patches than sound classes do."""
+    audio_steps: int = 300
+    lm_steps: int = 600
+    batch: int = 64
+    lr: float = 2e-3
+    n_clips: int = 300
+    """Training clips (seed TRAIN_SEED); held-out quality is measured on HELDOUT_SEED."""
+    seed: int = 0
+
+    @classmethod
+    def quick(cls) -> "BaseRecipe":
+        """For the test: a fraction of the steps, same code."""
+        return cls(vision_steps=40, audio_steps=40, lm_steps=40, n_clips=40)
+
+
+def slice_examples(clips, slice_s: float = 0.5):
+    """Every slice of every clip: (frame, audio slice, visible caption, heard caption, labels)."""
+    out = []
+    for c in clips:
+        n = int(round(c.duration / slice_s))
+        audio = audio_slices(c.audio, n, int(slice_s * c.sample_rate))
+        for k in range(n):
+            t = k * slice_s
+            seen, heard = c.visible_at(t), c.heard_at(t)
+            out.append({"frame": c.frames[int(round(t * c.fps))], "audio": audio[k],
+                        "vision_text": " and ".join(f"a {o}" for o in seen) or "nothing",
+                        "audio_text": " and ".join(f"a {s} sound" for s in heard) or "silence",
+                        "seen": seen, "heard": heard})
+    return out
+
+
+def _text(tok, texts, length: int = 16):
+    enc = tok([f"{t}{tok.eos_token}" for t in texts], padding="max_length", max_length=length,
+              truncation=True, return_tensors="pt", add_special_tokens=False)
+    return enc.input_ids, enc.attention_mask
+
+
+def build_towers(tok, cfg: OmniConfig):
+    """Random-init tiny CLIPModel and ClapModel whose towers match ``cfg``'s encoders."""
+    from transformers import ClapConfig, ClapModel, CLIPConfig, CLIPModel
+
+    from .hub import quiet_transformers
+
+    text = dict(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                num_attention_heads=4, max_position_embeddings=32, pad_token_id=tok.pad_token_id,
+                bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+    with quiet_transformers():
+        clip = CLIPModel(CLIPConfig(vision_config=cfg.vision.config, text_config=text, projection_dim=64))
+        clap = ClapModel(ClapConfig(audio_config=cfg.audio.config, text_config={**text, "max_position_embeddings": 40},
+                                    projection_dim=64))
+    return clip, clap
+
+
+def _inputs(kind: str, cfg: OmniConfig, ex: list[dict]) -> dict:
+    if kind == "vision":
+        return {"pixel_values": pixel_values(np.stack([e["frame"] for e in ex]), cfg.image_size)}
+    mel = log_mel(torch.stack([e["audio"] for e in ex]), cfg.sample_rate, cfg.n_mels, cfg.hop_ms)
+    return {"input_features": mel.unsqueeze(1)}
+
+
+def train_contrastive(model, kind: str, tok, cfg: OmniConfig, examples, recipe: BaseRecipe):
+    """CLIP/CLAP training: the model's own ``return_loss=True`` symmetric contrastive loss."""
+    gen = torch.Generator().manual_seed(recipe.seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=0.01)
+    losses = []
+    model.train()
+    for _ in range(getattr(recipe, f"{kind}_steps")):
+        idx = torch.randint(len(examples), (recipe.batch,), generator=gen).tolist()
+        ex = [examples[i] for i in idx]
+        ids, mask = _text(tok, [e[f"{kind}_text"] for e in ex])
+        loss = model(input_ids=ids, attention_mask=mask, return_loss=True, **_inputs(kind, cfg, ex)).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return model.eval(), losses
+
+
+@torch.no_grad()
+def zero_shot_accuracy(model, kind: str, tok, cfg: OmniConfig, examples) -> tuple[float, int]:
+    """Share of single-label slices whose closest class prompt is the true class."""
+    classes = WorldConfig().object_classes if kind == "vision" else list(WorldConfig().sounds)
+    prompts = [f"a {c}" if kind == "vision" else f"a {c} sound" for c in classes]
+    ex = [e for e in examples if len(e["seen" if kind == "vision" else "heard"]) == 1]
+    ids, mask = _text(tok, prompts)
+    out = model(input_ids=ids, attention_mask=mask, **_inputs(kind, cfg, ex))
+    per_item = out.logits_per_image if kind == "vision" else out.logits_per_audio  # (N, classes)
+    truth = torch.tensor([classes.index(e["seen" if kind == "vision" else "heard"][0]) for e in ex])
+    return float((per_item.argmax(1) == truth).float().mean()), len(ex)
+
+
+def train_lm(tok, cfg: OmniConfig, recipe: BaseRecipe):
+    """Language-model pretraining of the tiny LLM on the world's questions and answers."""
+    from .omni import build_llm
+
+    texts = list(world_corpus(recipe.n_clips, seed=TRAIN_SEED))
+    held = list(world_corpus(40, seed=HELDOUT_SEED))
+    llm = build_llm(cfg.llm, len(tok), load=False)
+    gen = torch.Generator().manual_seed(recipe.seed)
+    opt = torch.optim.AdamW(llm.parameters(), lr=recipe.lr, weight_decay=0.01)
+
+    def batch(lines):
+        enc = tok([f"{tok.bos_token} {t}{tok.eos_token}" for t in lines], padding=True, return_tensors="pt",
+                  add_special_tokens=False)
+        labels = enc.input_ids.masked_fill(enc.attention_mask == 0, -100)
+        return enc.input_ids, enc.attention_mask, labels
+
+    losses = []
+    llm.train()
+    for _ in range(recipe.lm_steps):
+        idx = torch.randint(len(texts), (recipe.batch,), generator=gen).tolist()
+        ids, mask, labels = batch([texts[i] for i in idx])
+        loss = llm(input_ids=ids, attention_mask=mask, labels=labels).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    llm.eval()
+    with torch.no_grad():
+        held_loss = float(np.mean([llm(*batch(held[i:i + 64])[:2], labels=batch(held[i:i + 64])[2]).loss.item()
+                                   for i in range(0, len(held), 64)]))
+    return llm, losses, held_loss
+
+
+def make_base_models(out, recipe: BaseRecipe | None = None, log=print) -> dict:
+    """Train the tokenizer, both encoders and the LLM; save them (safetensors) and a manifest."""
+    recipe, out = recipe or BaseRecipe(), Path(out)
+    torch.manual_seed(recipe.seed)
+    cfg = OmniConfig.tiny(pretrained=False)
+    t0 = time.perf_counter()
+    tok = train_tiny_tokenizer(cfg.max_time_tokens)
+    wcfg = WorldConfig()
+    train = slice_examples([make_clip(wcfg, TRAIN_SEED, i) for i in range(recipe.n_clips)])
+    held = slice_examples([make_clip(wcfg, HELDOUT_SEED, i) for i in range(60)])
+    clip_model, clap_model = build_towers(tok, cfg)
+    quality, curves = {}, {}
+    for kind, model in (("vision", clip_model), ("audio", clap_model)):
+        model, curves[kind] = train_contrastive(model, kind, tok, cfg, train, recipe)
+        acc, n = zero_shot_accuracy(model, kind, tok, cfg, held)
+        chance = 1 / (len(wcfg.object_classes) if kind == "vision" else len(wcfg.sounds))
+        quality[f"{kind}_zero_shot_accuracy"] = round(acc, 4)
+        quality[f"{kind}_chance"] = round(chance, 4)
+        log(f"{kind}: contrastive loss {curves[kind][0]:.2f} → {np.mean(curves[kind][-20:]):.2f}; "
+            f"zero-shot accuracy on {n} held-out slices {acc:.3f} (chance {chance:.3f})")
+    llm, curves["lm"], held_loss = train_lm(tok, cfg, recipe)
+    quality["lm_heldout_loss"] = round(held_loss, 4)
+    log(f"llm: loss {curves['lm'][0]:.2f} → {np.mean(curves['lm'][-20:]):.2f}; held-out loss {held_loss:.3f}")
+    tmp = out.parent / f".{out.name}.tmp"
+    save_tokenizer(tok, tmp / "tokenizer")
+    clip_model.save_pretrained(tmp / "clip")
+    clap_model.save_pretrained(tmp / "clap")
+    llm.save_pretrained(tmp / "llm")
+    manifest = {"recipe": asdict(recipe), "train_seed": TRAIN_SEED, "heldout_seed": HELDOUT_SEED,
+                "quality": quality, "seconds": round(time.perf_counter() - t0, 1),
+                "params": {"clip": sum(p.numel() for p in clip_model.parameters()),
+                           "clap": sum(p.numel() for p in clap_model.parameters()),
+                           "llm": sum(p.numel() for p in llm.parameters())},
+                "curves": {k: [round(v, 4) for v in c] for k, c in curves.items()}}
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    tmp.replace(out)
+    log(f"saved to {out} in {manifest['seconds']} s")
+    return manifest

@@ -1,0 +1,148 @@
+"""Typed configs for the Omni model: one ``OmniConfig`` with ``tiny()`` and ``full()`` constructors.
+
+Built across ``notebooks/02``–``04``; tested in ``tests/test_config.py`` and ``tests/test_omni.py``.
+
+Tiny and full share every line of code but this file: tiny names random-init (or stage-0
+pretrained, see ``base.py``) Hugging Face architectures shrunk to run on a laptop; full names the
+papers' pretrained hub ids. Each ``ModelSpec`` carries both a hub id / local path *and* the HF
+config kwargs of that architecture, so a full config can be built on the meta device, offline,
+to check its parameter count without downloading a byte.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets" / "tiny"
+
+
+class OmniConfigError(ValueError):
+    """A config value is invalid; the message names the field."""
+
+
+@dataclass
+class ModelSpec:
+    """One pretrained component: what to load, and its architecture for offline meta builds."""
+
+    kind: str
+    """``"clip"`` (CLIPVisionModel), ``"clap"`` (ClapAudioModel), ``"whisper"`` (WhisperEncoder),
+    ``"llama"`` / ``"qwen2"`` (causal LM)."""
+    pretrained: str | None
+    """A hub id (full) or a local folder (tiny: ``assets/tiny/...``); None = random init from ``config``."""
+    config: dict = field(default_factory=dict)
+    """HF config kwargs of the architecture (for random init and for meta-device builds)."""
+    params: int | None = None
+    """Known parameter count of the pretrained model (checked by the meta-build test)."""
+
+
+@dataclass
+class OmniConfig:
+    """Everything that differs between a laptop run and a GPU run of the Omni model."""
+
+    vision: ModelSpec
+    audio: ModelSpec
+    llm: ModelSpec
+    tokenizer: str | None
+    """A folder or hub id; None for the tiny tokenizer trained on the world's text (tokenizer.py)."""
+    image_size: int = 64
+    """Frames are resized to this before the vision encoder (CLIP ViT-B/16: 224)."""
+    sample_rate: int = 16_000
+    """The audio encoder's input rate (CLAP HTSAT: 48 kHz; Whisper: 16 kHz). World audio is resampled."""
+    n_mels: int = 32
+    hop_ms: float = 10.0
+    """Log-mel hop: 10 ms → 50 mel frames per 0.5 s slice."""
+    slice_s: float = 0.5
+    """One ``[time, visual…, audio…]`` group per slice (ChronusOmni §3)."""
+    frames_per_slice: int = 1
+    """Frames encoded per slice (the first ones of the slice), averaged after encoding."""
+    time_format: str = "token"
+    """``"token"`` (``<t_k>``, the paper), ``"text"`` (``second{x}``, the released code), ``"none"``."""
+    max_time_tokens: int = 64
+    """``<t_0> … <t_63>``: clips up to 32 s at 0.5 s slices."""
+    vision_projector: str = "pool_mlp"
+    """``"linear"``, ``"mlp"``, ``"pool_mlp"`` (ChronusOmni: Linear → 2×2 pool → GELU → Linear),
+    ``"conv"`` (Meerkat: Conv1d token compression → Linear)."""
+    audio_projector: str = "stack_mlp"
+    """``"linear"``, ``"mlp"``, ``"stack_mlp"`` (ChronusOmni: stack frames → Linear → ReLU → Linear), ``"conv"``."""
+    vision_tokens: int = 4
+    """Visual tokens per slice after the projector (a square number: 2×2 by default)."""
+    audio_tokens: int = 2
+    """Audio tokens per slice after the projector."""
+    question_first: bool = False
+    """Put the question before the clip (a lever for small models: they read the clip knowing what to look for)."""
+    dtype: str = "float32"
+    """``"bfloat16"`` at full scale on GPUs."""
+
+    def __post_init__(self) -> None:
+        side = int(round(self.vision_tokens ** 0.5))
+        checks = [
+            (self.time_format in ("token", "text", "none"), "time_format", "use 'token', 'text' or 'none'"),
+            (side * side == self.vision_tokens and side >= 1, "vision_tokens", "must be a square (1, 4, 9, …)"),
+            (self.audio_tokens >= 1, "audio_tokens", "must be >= 1"),
+            (self.slice_s > 0 and self.frames_per_slice >= 1, "slice_s/frames_per_slice", "must be positive"),
+            (self.vision_projector in ("linear", "mlp", "pool_mlp", "conv"), "vision_projector", "unknown kind"),
+            (self.audio_projector in ("linear", "mlp", "stack_mlp", "conv"), "audio_projector", "unknown kind"),
+            (self.dtype in ("float32", "bfloat16", "float16"), "dtype", "use float32, bfloat16 or float16"),
+        ]
+        for ok, name, why in checks:
+            if not ok:
+                raise OmniConfigError(f"OmniConfig.{name} is invalid: {why}.")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "OmniConfig":
+        d = dict(d)
+        for k in ("vision", "audio", "llm"):
+            d[k] = ModelSpec(**d[k])
+        return cls(**d)
+
+    @classmethod
+    def tiny(cls, pretrained: bool = True, **overrides) -> "OmniConfig":
+        """Laptop scale. ``pretrained=True`` loads the stage-0 base models shipped in ``assets/tiny``."""
+        p = (lambda name: str(ASSETS / name)) if pretrained else (lambda name: None)
+        cfg = dict(
+            vision=ModelSpec("clip", p("clip"), dict(image_size=64, patch_size=8, hidden_size=64,
+                             intermediate_size=128, num_hidden_layers=2, num_attention_heads=4)),
+            audio=ModelSpec("clap", p("clap"), dict(num_mel_bins=32, spec_size=64, patch_size=4,
+                            patch_stride=(4, 4), patch_embeds_hidden_size=32, depths=(1, 1),
+                            num_attention_heads=(2, 4), hidden_size=64, window_size=4)),
+            llm=ModelSpec("llama", p("llm"), dict(hidden_size=128, intermediate_size=256,
+                          num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=4,
+                          max_position_embeddings=1024, tie_word_embeddings=True)),
+            tokenizer=p("tokenizer"),
+        )
+        cfg.update(overrides)
+        return cls(**cfg)
+
+    @classmethod
+    def full(cls, llm: str = "llama2-7b", **overrides) -> "OmniConfig":
+        """The papers' sizes: CLIP ViT-B/16, CLAP HTSAT (unfused), a 7B chat LLM, bf16.
+
+        ``llm="llama2-7b"`` as Meerkat; ``llm="qwen2.5-7b"`` as ChronusOmni's family (Ola-7B).
+        """
+        llms = {
+            "llama2-7b": ModelSpec("llama", "meta-llama/Llama-2-7b-chat-hf", dict(
+                vocab_size=32000, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
+                num_attention_heads=32, num_key_value_heads=32, max_position_embeddings=4096),
+                params=6_738_415_616),
+            "qwen2.5-7b": ModelSpec("qwen2", "Qwen/Qwen2.5-7B-Instruct", dict(
+                vocab_size=152064, hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
+                num_attention_heads=28, num_key_value_heads=4, max_position_embeddings=32768,
+                tie_word_embeddings=False), params=7_615_616_512),
+        }
+        if llm not in llms:
+            raise OmniConfigError(f"OmniConfig.full(llm={llm!r}): choose one of {sorted(llms)}")
+        cfg = dict(
+            vision=ModelSpec("clip", "openai/clip-vit-base-patch16", dict(
+                image_size=224, patch_size=16, hidden_size=768, intermediate_size=3072,
+                num_hidden_layers=12, num_attention_heads=12), params=85_799_424),
+            audio=ModelSpec("clap", "laion/clap-htsat-unfused", dict(), params=27_534_488),
+            llm=llms[llm],
+            tokenizer=llms[llm].pretrained,
+            image_size=224, sample_rate=48_000, n_mels=64, vision_tokens=16, audio_tokens=4,
+            dtype="bfloat16",
+        )
+        cfg.update(overrides)
+        return cls(**cfg)

@@ -1,0 +1,55 @@
+"""Loading from the Hugging Face hub, with one clear message when the weights are not there.
+
+Used by ``encoders.py``, ``tokenizer.py`` and ``omni.py``; tested in ``tests/test_config.py``.
+
+Offline (``HF_HUB_OFFLINE=1``, as in tiny mode and CI) a hub id fails at once with a deep
+``OSError``; without the variable it first stalls ~47 s in retries. Either way the student sees a
+long traceback. ``from_pretrained`` turns that into one message saying how to get the weights.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+
+class WeightsNotAvailable(OSError):
+    """Pretrained weights could not be loaded (offline, gated, or a missing local folder)."""
+
+
+@contextmanager
+def quiet_transformers():
+    """Hide transformers' per-key load reports (we check what loaded ourselves)."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+
+
+def looks_local(name: str) -> bool:
+    return name.startswith((".", "/", "~")) or Path(name).expanduser().exists()
+
+
+def from_pretrained(cls, name: str, **kwargs):
+    """``cls.from_pretrained(name)``, or a WeightsNotAvailable that says what to do."""
+    if looks_local(name) and not Path(name).expanduser().exists():
+        raise WeightsNotAvailable(
+            f"local folder {name} does not exist. Tiny base models are made by "
+            "`chronus-lab base --out assets/tiny` (they ship in the repository's assets/).")
+    try:
+        with quiet_transformers():
+            return cls.from_pretrained(name, **kwargs)
+    except (OSError, ValueError) as err:
+        offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+        raise WeightsNotAvailable(
+            f"could not load '{name}' ({'HF_HUB_OFFLINE=1: the hub is off' if offline else type(err).__name__}). "
+            f"Full-scale configs need the pretrained weights: on a machine with internet run "
+            f"`huggingface-cli login` (gated models such as Llama-2 need an accepted licence) and "
+            f"`huggingface-cli download {name}`, then unset HF_HUB_OFFLINE or point the config at the "
+            f"downloaded folder. Tiny mode needs no download: use OmniConfig.tiny()."
+        ) from None

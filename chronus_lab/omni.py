@@ -1,0 +1,155 @@
+"""The Omni model: frozen encoders + projectors + a causal LM driven by ``inputs_embeds``.
+
+Built in ``notebooks/03_projectors_and_llm_inputs.ipynb`` and ``04_timestamp_tokens.ipynb``;
+tested in ``tests/test_omni.py``.
+
+Path (ChronusOmni §3, Meerkat §3): per-slice features ``vision (B, S, P, Dv)``, ``audio (B, S, A, Da)``
+→ projectors → ``(B, S, n_v, H)``, ``(B, S, n_a, H)`` → ``timestamps.interleave`` lays out
+``<s> [time_k, v_k…, a_k…]_k question answer </s>`` → the LLM's token embeddings, with the projected
+features written into the FEATURE positions → logits. Labels are -100 everywhere but the answer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .config import ModelSpec, OmniConfig
+from .encoders import Encoders
+from .hub import from_pretrained, quiet_transformers
+from .projectors import build_projector
+from .timestamps import AUDIO, FEATURE, VISION, interleave, time_format
+from .tokenizer import load_tokenizer
+
+IGNORE = -100  # label of positions the loss skips
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def build_llm(spec: ModelSpec, vocab_size: int, load: bool = True, dtype: str = "float32"):
+    """The causal LM of a spec (pretrained, or random init from its config), sized to the vocabulary."""
+    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+    if load and spec.pretrained:
+        model = from_pretrained(AutoModelForCausalLM, spec.pretrained, dtype=DTYPES[dtype])
+    else:
+        cls, cfg_cls = {"llama": (LlamaForCausalLM, LlamaConfig), "qwen2": (Qwen2ForCausalLM, Qwen2Config)}[spec.kind]
+        with quiet_transformers():
+            model = cls(cfg_cls(**{"vocab_size": vocab_size, **spec.config}))  # a full spec keeps its vocab
+    if model.get_input_embeddings().num_embeddings < vocab_size:
+        model.resize_token_embeddings(vocab_size)  # room for <t_k> and the modality tokens
+    return model
+
+
+@dataclass
+class OmniOutput:
+    loss: torch.Tensor | None
+    logits: torch.Tensor
+    """(B, L, V)"""
+    hidden_states: torch.Tensor
+    """(B, L, H): the LLM's last layer (what rewards and probes read)."""
+    labels: torch.Tensor
+    modality: torch.Tensor
+    """(B, L): 0 text, 1 time, 2 vision, 3 audio, -1 padding."""
+    slice_idx: torch.Tensor
+    """(B, L): the time slice each position belongs to; -1 outside the clip."""
+
+
+def collate(features: list[dict], questions: list[str], answers: list[str] | None = None) -> dict:
+    """Per-clip features (``vision (S, P, Dv)``, ``audio (S, A, Da)``) → one padded batch."""
+    s_max = max(f["vision"].shape[0] for f in features)
+
+    def pad(t):  # (S, N, D) → (s_max, N, D)
+        return torch.cat([t, t.new_zeros(s_max - t.shape[0], *t.shape[1:])]) if t.shape[0] < s_max else t
+
+    return {"vision": torch.stack([pad(f["vision"]) for f in features]),
+            "audio": torch.stack([pad(f["audio"]) for f in features]),
+            "n_slices": [int(f["vision"].shape[0]) for f in features],
+            "questions": list(questions), "answers": None if answers is None else list(answers)}
+
+
+class OmniModel(nn.Module):
+    """Encoders (frozen) + projectors + LLM, one code path for tiny and full configs."""
+
+    def __init__(self, cfg: OmniConfig, tokenizer=None, load: bool = True):
+        super().__init__()
+        self.cfg = cfg
+        self.tokenizer = tokenizer or load_tokenizer(cfg.tokenizer, cfg.max_time_tokens)
+        self.encoders = Encoders(cfg, load)
+        self.llm = build_llm(cfg.llm, len(self.tokenizer), load, cfg.dtype)
+        width = self.llm.config.hidden_size
+        self.vision_proj = build_projector(cfg.vision_projector, self.encoders.vision_dim, width,
+                                           cfg.vision_tokens, grid=True)
+        self.audio_proj = build_projector(cfg.audio_projector, self.encoders.audio_dim, width,
+                                          cfg.audio_tokens, grid=False)
+        self.time_format = None if cfg.time_format == "none" else time_format(cfg.time_format, cfg.slice_s)
+
+    # --- inputs ----------------------------------------------------------------------------------
+    def layouts(self, batch: dict) -> list:
+        n = len(batch["questions"])
+        answers = batch.get("answers") or [None] * n
+        prefixes = batch.get("prefixes") or [None] * n
+        return [interleave(self.tokenizer, self.time_format, s, self.cfg.vision_tokens, self.cfg.audio_tokens,
+                           q, a, self.cfg.question_first, p)
+                for s, q, a, p in zip(batch["n_slices"], batch["questions"], answers, prefixes)]
+
+    def embed(self, batch: dict, pad_left: bool = False) -> dict[str, torch.Tensor]:
+        """Build ``inputs_embeds (B, L, H)``, attention mask, labels, modality and slice ids."""
+        emb_layer = self.llm.get_input_embeddings()
+        device, dtype = emb_layer.weight.device, emb_layer.weight.dtype
+        v = self.vision_proj(batch["vision"].to(device, dtype))  # (B, S, n_v, H)
+        a = self.audio_proj(batch["audio"].to(device, dtype))  # (B, S, n_a, H)
+        lays = self.layouts(batch)
+        length = max(len(lay) for lay in lays)
+        rows = []
+        for b, lay in enumerate(lays):
+            ids = torch.tensor(lay.ids, device=device)
+            mod = torch.tensor(lay.modality, device=device)
+            x = emb_layer(ids.clamp_min(0))  # (L_b, H); FEATURE positions are overwritten below
+            s = batch["n_slices"][b]
+            x = x.masked_scatter((mod == VISION)[:, None], v[b, :s].reshape(-1, x.shape[-1]))
+            x = x.masked_scatter((mod == AUDIO)[:, None], a[b, :s].reshape(-1, x.shape[-1]))
+            labels = torch.where(torch.tensor(lay.is_answer, device=device) & (ids != FEATURE), ids, IGNORE)
+            rows.append((x, labels, mod, torch.tensor(lay.slice_idx, device=device)))
+        return self._pad(rows, length, pad_left)
+
+    @staticmethod
+    def _pad(rows, length: int, pad_left: bool) -> dict[str, torch.Tensor]:
+        out = {k: [] for k in ("inputs_embeds", "labels", "modality", "slice_idx", "attention_mask")}
+        for x, labels, mod, sl in rows:
+            n = length - x.shape[0]
+            cat = (lambda t, fill: torch.cat([t.new_full((n, *t.shape[1:]), fill), t]) if pad_left
+                   else torch.cat([t, t.new_full((n, *t.shape[1:]), fill)]))
+            out["inputs_embeds"].append(cat(x, 0))
+            out["labels"].append(cat(labels, IGNORE))
+            out["modality"].append(cat(mod, -1))
+            out["slice_idx"].append(cat(sl, -1))
+            out["attention_mask"].append(cat(torch.ones_like(mod), 0))
+        return {k: torch.stack(v) for k, v in out.items()}
+
+    # --- forward / generate --------------------------------------------------------------------
+    def forward(self, batch: dict) -> OmniOutput:
+        e = self.embed(batch)
+        out = self.llm(inputs_embeds=e["inputs_embeds"], attention_mask=e["attention_mask"],
+                       labels=e["labels"] if batch.get("answers") else None, output_hidden_states=True)
+        return OmniOutput(out.loss, out.logits, out.hidden_states[-1], e["labels"], e["modality"], e["slice_idx"])
+
+    @torch.no_grad()
+    def generate(self, batch: dict, max_new_tokens: int = 24) -> list[str]:
+        """Greedy answers to ``batch["questions"]`` (answers, if given, are ignored)."""
+        e = self.embed({**batch, "answers": None}, pad_left=True)
+        ids = self.llm.generate(inputs_embeds=e["inputs_embeds"], attention_mask=e["attention_mask"],
+                                max_new_tokens=max_new_tokens, do_sample=False,
+                                eos_token_id=self.tokenizer.eos_token_id,
+                                pad_token_id=self.tokenizer.pad_token_id)
+        return [self._decode(row) for row in ids]
+
+    def _decode(self, row: torch.Tensor) -> str:
+        row = row.tolist()
+        if self.tokenizer.eos_token_id in row:
+            row = row[: row.index(self.tokenizer.eos_token_id)]
+        row = [t for t in row if t != self.tokenizer.pad_token_id]
+        return self.tokenizer.decode(row, skip_special_tokens=False).strip()
+
+    def trainable_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)

@@ -1,0 +1,127 @@
+"""Projectors: encoder tokens → LLM-width tokens, within a per-slice token budget.
+
+Built in ``notebooks/03_projectors_and_llm_inputs.ipynb``; tested in ``tests/test_projectors.py``.
+
+* ``linear`` / ``mlp`` (LLaVA-style), then average-pooled down to the budget.
+* ``pool_mlp`` — ChronusOmni's vision projector (released code): Linear → *learned* 2×2 pooling
+  over the patch grid → GELU → Linear.
+* ``stack_mlp`` — ChronusOmni's audio projector: concatenate consecutive encoder frames (10 in the
+  code: 50 fps → 5 tokens/s) → Linear → ReLU → Linear.
+* ``conv`` — Meerkat's token compression: a strided Conv1d over the token axis, then Linear.
+
+Every projector maps ``(B, S, N, D_enc)`` (batch, slices, tokens, width) to ``(B, S, n_out, D_llm)``;
+an adaptive average pool at the end enforces the budget (``vision_tokens``, ``audio_tokens``).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Projector(nn.Module):
+    """Base: subclasses define ``core`` on ``(M, N, D)`` token sets; this handles slices and budget."""
+
+    def __init__(self, n_out: int, grid: bool):
+        super().__init__()
+        self.n_out, self.grid = n_out, grid
+
+    def core(self, x: torch.Tensor) -> torch.Tensor:  # (M, N, D_in) → (M, N', D_out)
+        raise NotImplementedError
+
+    def budget(self, x: torch.Tensor) -> torch.Tensor:
+        """Average-pool ``(M, N', D)`` to ``(M, n_out, D)``: a 2-D grid for patches, 1-D for audio."""
+        m, n, d = x.shape
+        if n == self.n_out:
+            return x
+        if self.grid:
+            side, out = math.isqrt(n), math.isqrt(self.n_out)
+            g = x.transpose(1, 2).reshape(m, d, side, side)  # (M, D, side, side)
+            return F.adaptive_avg_pool2d(g, out).flatten(2).transpose(1, 2)  # (M, out², D)
+        return F.adaptive_avg_pool1d(x.transpose(1, 2), self.n_out).transpose(1, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, s, n, d = x.shape  # (B, S, N, D): batch, slices, tokens per slice, encoder width
+        y = self.budget(self.core(x.reshape(b * s, n, d)))
+        return y.view(b, s, self.n_out, -1)  # (B, S, n_out, D_llm)
+
+
+class LinearProjector(Projector):
+    def __init__(self, d_in, d_out, n_out, grid=False):
+        super().__init__(n_out, grid)
+        self.proj = nn.Linear(d_in, d_out)
+
+    def core(self, x):
+        return self.proj(x)
+
+
+class MLPProjector(Projector):
+    def __init__(self, d_in, d_out, n_out, grid=False):
+        super().__init__(n_out, grid)
+        self.net = nn.Sequential(nn.Linear(d_in, d_out), nn.GELU(), nn.Linear(d_out, d_out))
+
+    def core(self, x):
+        return self.net(x)
+
+
+class PoolMLPProjector(Projector):
+    """ChronusOmni vision: Linear → learned 2×2 pooling (a stride-2 conv) → GELU → Linear."""
+
+    def __init__(self, d_in, d_out, n_out, grid=True):
+        super().__init__(n_out, grid=True)
+        self.fc1 = nn.Linear(d_in, d_out)
+        self.pool = nn.Conv2d(d_out, d_out, kernel_size=2, stride=2)  # learned 2×2 pooling
+        self.fc2 = nn.Linear(d_out, d_out)
+
+    def core(self, x):
+        m, n, _ = x.shape
+        side = math.isqrt(n)
+        h = self.fc1(x).transpose(1, 2).reshape(m, -1, side, side)  # (M, D, side, side)
+        h = self.pool(h).flatten(2).transpose(1, 2)  # (M, (side/2)², D)
+        return self.fc2(F.gelu(h))
+
+
+class StackMLPProjector(Projector):
+    """ChronusOmni audio: concatenate ``stack`` consecutive frames → Linear → ReLU → Linear."""
+
+    def __init__(self, d_in, d_out, n_out, grid=False, stack: int = 4):
+        super().__init__(n_out, grid=False)
+        self.stack = stack
+        self.net = nn.Sequential(nn.Linear(d_in * stack, d_out), nn.ReLU(), nn.Linear(d_out, d_out))
+
+    def core(self, x):
+        m, n, d = x.shape
+        n_keep = n - n % self.stack or n
+        x = x[:, :n_keep]
+        if n_keep % self.stack:  # fewer frames than one stack: repeat to fill it
+            x = x.repeat_interleave(math.ceil(self.stack / n_keep), dim=1)[:, : self.stack]
+        return self.net(x.reshape(m, -1, d * self.stack))  # (M, N / stack, D_out)
+
+
+class ConvProjector(Projector):
+    """Meerkat: Conv1d token compression (stride ``k``) over the token axis, then Linear."""
+
+    def __init__(self, d_in, d_out, n_out, grid=False, k: int = 2):
+        super().__init__(n_out, grid)
+        self.k = k
+        self.conv = nn.Conv1d(d_in, d_in, kernel_size=k, stride=k)
+        self.proj = nn.Linear(d_in, d_out)
+
+    def core(self, x):
+        h = self.conv(x.transpose(1, 2)).transpose(1, 2)  # (M, N / k, D_in)
+        if self.grid:  # keep a square grid for the budget pool: pool the sequence back to side²
+            side = math.isqrt(h.shape[1])
+            h = F.adaptive_avg_pool1d(h.transpose(1, 2), side * side).transpose(1, 2)
+        return self.proj(h)
+
+
+PROJECTORS = {"linear": LinearProjector, "mlp": MLPProjector, "pool_mlp": PoolMLPProjector,
+              "stack_mlp": StackMLPProjector, "conv": ConvProjector}
+
+
+def build_projector(kind: str, d_in: int, d_out: int, n_out: int, grid: bool) -> Projector:
+    if kind not in PROJECTORS:
+        raise ValueError(f"unknown projector {kind!r}; choose from {sorted(PROJECTORS)}")
+    return PROJECTORS[kind](d_in, d_out, n_out, grid=grid)

@@ -1,0 +1,47 @@
+"""Stage 0: the base-model recipe still learns (quick mode), and its output loads as a tiny config."""
+import json
+
+import pytest
+import torch
+
+from chronus_lab.base import BaseRecipe, make_base_models
+from chronus_lab.config import ASSETS, OmniConfig
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("base") / "tiny"
+    torch.set_num_threads(1)
+    return out, make_base_models(out, BaseRecipe.quick(), log=lambda *_: None)
+
+
+def test_quick_recipe_learns(quick):
+    _, m = quick
+    c = m["curves"]
+    for key in ("vision", "audio", "lm"):
+        first, last = sum(c[key][:5]) / 5, sum(c[key][-5:]) / 5
+        assert last < first - 0.3, f"{key} loss did not fall: {first:.2f} → {last:.2f}"
+    assert m["quality"]["audio_zero_shot_accuracy"] > m["quality"]["audio_chance"]
+
+
+def test_output_loads_as_the_tiny_config(quick):
+    out, _ = quick
+    assert sorted(p.name for p in out.iterdir()) == ["clap", "clip", "llm", "manifest.json", "tokenizer"]
+    from chronus_lab.omni import OmniModel
+
+    cfg = OmniConfig.tiny()
+    for spec, name in ((cfg.vision, "clip"), (cfg.audio, "clap"), (cfg.llm, "llm")):
+        spec.pretrained = str(out / name)
+    cfg.tokenizer = str(out / "tokenizer")
+    model = OmniModel(cfg)
+    assert len(model.tokenizer) == model.llm.get_input_embeddings().num_embeddings
+
+
+def test_shipped_assets_are_small_and_recorded():
+    manifest = json.loads((ASSETS / "manifest.json").read_text())
+    size = sum(p.stat().st_size for p in ASSETS.rglob("*") if p.is_file())
+    assert size < 8 * 2**20, f"assets/tiny is {size / 2**20:.1f} MiB"
+    q = manifest["quality"]
+    assert q["vision_zero_shot_accuracy"] > 3 * q["vision_chance"]
+    assert q["audio_zero_shot_accuracy"] > 3 * q["audio_chance"]
+    assert set(manifest["recipe"]) >= {"vision_steps", "audio_steps", "lm_steps", "seed"}

@@ -1,0 +1,22 @@
+import pytest
+
+from chronus_lab.eval.metrics import mean_iou, recall_at, temporal_iou
+
+
+@pytest.mark.parametrize("pred, true, iou", [
+    ((1.0, 3.0), (2.0, 4.0), 1 / 3),   # overlap 1 s, union 3 s
+    ((0.0, 2.0), (0.0, 2.0), 1.0),
+    ((0.0, 1.0), (2.0, 3.0), 0.0),     # disjoint
+    ((0.0, 4.0), (1.0, 2.0), 0.25),    # contains
+    ((2.0, 2.0), (1.0, 3.0), 0.0),     # empty prediction
+    (None, (1.0, 3.0), 0.0),           # unparsable
+])
+def test_temporal_iou_hand_worked(pred, true, iou):
+    assert temporal_iou(pred, true) == pytest.approx(iou)
+
+
+def test_mean_and_recall():
+    preds, trues = [(0, 2), (0, 1), None], [(0, 2), (0, 2), (0, 2)]
+    assert mean_iou(preds, trues) == pytest.approx(0.5)
+    assert recall_at(preds, trues, 0.5) == pytest.approx(2 / 3)
+    assert recall_at(preds, trues, 0.7) == pytest.approx(1 / 3)
