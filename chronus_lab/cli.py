@@ -4,6 +4,8 @@
     chronus-lab check data/world                              # validate every clip of a dataset
     chronus-lab base --out assets/tiny                        # stage-0 tiny base models (minutes)
     chronus-lab bench timestamps                              # notebook 04's experiment, full length
+    chronus-lab bench cache --n 1000                          # feature-cache time for 1,000 clips
+    chronus-lab bench ot [--threads 2]                        # batched Sinkhorn vs a loop of POT calls
     chronus-lab info                                          # versions, device, threads
 
 Errors a user can fix (a bad dataset, a bad option) print one line and exit with status 2.
@@ -57,6 +59,36 @@ def _bench(args) -> None:
 
         rows = run(steps=args.steps, n_train=args.n_train, n_test=args.n_test, log=lambda r: None)
         print(format_table(rows))
+    elif args.what == "cache":
+        _bench_cache(args.n)
+    elif args.what == "ot":
+        import torch
+
+        from .align.bench import bench_ot
+        from .eval.metrics import format_table
+
+        print(f"B=64, 196 × 64 tokens, width 512, eps 0.05, 100 iterations; torch threads {torch.get_num_threads()}")
+        print(format_table(bench_ot()))
+
+
+def _bench_cache(n: int) -> None:
+    """Feature extraction for n clips through the cache: a computing pass, then a reading pass."""
+    import tempfile
+
+    from .config import OmniConfig
+    from .encoders import Encoders, FeatureCache
+    from .world import WorldConfig, make_clip
+
+    clips = [make_clip(WorldConfig.tiny(), 0, i) for i in range(n)]
+    with tempfile.TemporaryDirectory() as root:
+        cache = FeatureCache(root, Encoders(OmniConfig.tiny()))
+        for name in ("compute + write", "read back"):
+            t0 = time.perf_counter()
+            for c in clips:
+                cache(c)
+            dt = time.perf_counter() - t0
+            print(f"{name:>16}: {n} clips in {dt:6.1f} s ({1000 * dt / n:.1f} ms/clip); "
+                  f"hits {cache.hits}, misses {cache.misses}")
 
 
 def _info(args) -> None:
@@ -91,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=_base)
 
     be = sub.add_parser("bench", help="benchmarks and experiments that print their numbers")
-    be.add_argument("what", choices=["timestamps"])
+    be.add_argument("what", choices=["timestamps", "cache", "ot"])
+    be.add_argument("--n", type=int, default=1000, help="clips (bench cache)")
     be.add_argument("--steps", type=int, default=500)
     be.add_argument("--n-train", type=int, default=400)
     be.add_argument("--n-test", type=int, default=100)

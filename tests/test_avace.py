@@ -1,0 +1,68 @@
+"""AVACE: the released map is constant (no gradient), ours varies and trains; masks and boxes."""
+import torch
+from torch import nn
+
+from chronus_lab.align.avace import (AudioToPatchAttention, avace_loss, box_iou, box_mask, mass_inside,
+                                     peak_box, released_code_map, released_code_total, total_loss)
+
+
+def test_released_code_map_is_constant_and_gives_no_gradient():
+    torch.manual_seed(0)
+    audio, patches = torch.randn(2, 5, 8), torch.randn(2, 16, 8)
+    q, k = nn.Linear(8, 8), nn.Linear(8, 8)
+    A = released_code_map(audio, patches, q, k)
+    torch.testing.assert_close(A, torch.full_like(A, 1 / 5))  # 1 / number of keys, everywhere
+    mask = box_mask(torch.tensor([[0.0, 0.0, 0.5, 0.5]] * 2), 4)
+    avace_loss(A, mask).sum().backward()
+    assert all(p.grad is None or p.grad.abs().max() < 1e-7 for p in (*q.parameters(), *k.parameters()))
+
+
+def test_our_map_varies_and_its_loss_has_a_gradient():
+    torch.manual_seed(0)
+    att = AudioToPatchAttention(8, 8, d_attn=8, heads=2)
+    A = att(torch.randn(2, 5, 8), torch.randn(2, 16, 8))
+    torch.testing.assert_close(A.sum(-1), torch.ones(2))
+    assert A.std(-1).min() > 1e-3
+    mask = box_mask(torch.tensor([[0.0, 0.0, 0.5, 0.5]] * 2), 4)
+    avace_loss(A, mask).sum().backward()
+    assert att.q.weight.grad.abs().max() > 1e-6
+
+
+def test_training_with_avace_moves_attention_into_the_box():
+    torch.manual_seed(0)
+    patches = torch.randn(8, 16, 8)
+    audio = torch.randn(8, 3, 8)
+    boxes = torch.tensor([[0.0, 0.0, 0.5, 0.5]] * 8)
+    mask = box_mask(boxes, 4)
+    att = AudioToPatchAttention(8, 8, d_attn=8, heads=2)
+    opt = torch.optim.Adam(att.parameters(), lr=0.05)
+    before = mass_inside(att(audio, patches), mask).mean()
+    for _ in range(100):
+        loss = avace_loss(att(audio, patches), mask).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    after = mass_inside(att(audio, patches), mask).mean()
+    assert after > before + 0.3
+
+
+def test_box_mask_handles_partial_cover():
+    m = box_mask(torch.tensor([[0.125, 0.0, 0.5, 0.25]]), 4).view(4, 4)  # x from half of patch 0 to patch 1's end
+    assert m[0].tolist() == [0.5, 1.0, 0.0, 0.0] and m[1:].sum() == 0
+    full = box_mask(torch.tensor([[0.0, 0.0, 1.0, 1.0]]), 8)
+    assert torch.equal(full, torch.ones(1, 64))
+
+
+def test_peak_box_and_iou():
+    a = torch.zeros(1, 16)
+    a[0, 5] = a[0, 6] = 1.0  # row 1, columns 1–2 of a 4×4 grid
+    torch.testing.assert_close(peak_box(a, 4), torch.tensor([[0.25, 0.25, 0.75, 0.5]]))
+    b = torch.tensor([[0.0, 0.0, 0.5, 0.5]])
+    torch.testing.assert_close(box_iou(b, b), torch.tensor([1.0]))
+    torch.testing.assert_close(box_iou(b, torch.tensor([[0.25, 0.0, 0.75, 0.5]])), torch.tensor([1 / 3]))
+
+
+def test_losses_are_summed_not_overwritten():
+    lm, ot, av = torch.tensor(1.0), torch.tensor(2.0), torch.tensor(3.0)
+    assert total_loss(lm, ot, av) == 1.0 + 0.01 * 2.0 + 0.2 * 3.0
+    assert released_code_total(lm, ot, av) == 1.0 + 0.2 * 3.0  # the OT term is lost
