@@ -6,6 +6,8 @@
     chronus-lab bench timestamps                              # notebook 04's experiment, full length
     chronus-lab bench cache --n 1000                          # feature-cache time for 1,000 clips
     chronus-lab bench ot [--threads 2]                        # batched Sinkhorn vs a loop of POT calls
+    chronus-lab bench ot-align                                # notebook 05's experiment: LM loss ± AVOpT
+    chronus-lab bench avace                                   # notebook 06's experiment: attention ± AVACE
     chronus-lab info                                          # versions, device, threads
 
 Errors a user can fix (a bad dataset, a bad option) print one line and exit with status 2.
@@ -57,10 +59,21 @@ def _bench(args) -> None:
         from .eval.metrics import format_table
         from .eval.time_experiment import run
 
-        rows = run(steps=args.steps, n_train=args.n_train, n_test=args.n_test, log=lambda r: None)
+        rows = run(steps=args.steps or 500, n_train=args.n_train, n_test=args.n_test, log=lambda r: None)
         print(format_table(rows))
     elif args.what == "cache":
         _bench_cache(args.n)
+    elif args.what in ("ot-align", "avace"):
+        from .eval.metrics import format_table
+
+        if args.what == "ot-align":
+            from .align.ot_experiment import run
+
+            print(format_table(run(steps=args.steps or 200, log=lambda r: None)))
+        else:
+            from .align.experiment import run
+
+            print(format_table(run(steps=args.steps or 300, log=lambda r: None)[0]))
     elif args.what == "ot":
         import torch
 
@@ -123,9 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=_base)
 
     be = sub.add_parser("bench", help="benchmarks and experiments that print their numbers")
-    be.add_argument("what", choices=["timestamps", "cache", "ot"])
+    be.add_argument("what", choices=["timestamps", "cache", "ot", "ot-align", "avace"])
     be.add_argument("--n", type=int, default=1000, help="clips (bench cache)")
-    be.add_argument("--steps", type=int, default=500)
+    be.add_argument("--steps", type=int, default=None, help="training steps (experiments)")
     be.add_argument("--n-train", type=int, default=400)
     be.add_argument("--n-test", type=int, default=100)
     be.add_argument("--threads", type=int, default=1)

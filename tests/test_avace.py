@@ -66,3 +66,13 @@ def test_losses_are_summed_not_overwritten():
     lm, ot, av = torch.tensor(1.0), torch.tensor(2.0), torch.tensor(3.0)
     assert total_loss(lm, ot, av) == 1.0 + 0.01 * 2.0 + 0.2 * 3.0
     assert released_code_total(lm, ot, av) == 1.0 + 0.2 * 3.0  # the OT term is lost
+
+
+def test_world_experiment_moves_attention_into_the_sounding_box():
+    from chronus_lab.align.experiment import run
+
+    rows, losses, _, _ = run(n_train=20, n_test=10, steps=60, log=lambda r: None)
+    untrained, trained = rows
+    assert trained["mass inside box"] > untrained["mass inside box"] + 0.05
+    assert trained["mass inside box"] > 2 * trained["chance (box share)"]
+    assert losses[-1] < losses[0]

@@ -103,3 +103,11 @@ def test_unknown_solver():
 def test_uniform_weights():
     w = uniform(torch.tensor([[True, True, False, False]]))
     assert w.tolist() == [[0.5, 0.5, 0.0, 0.0]]
+
+
+def test_world_alignment_experiment_runs():
+    from chronus_lab.align.ot_experiment import run
+
+    rows = run(weights=(0.0, 0.1), steps=2, n_train=4, n_test=12, log=lambda r: None)
+    assert [r["OT weight"] for r in rows] == [0.0, 0.1]
+    assert all(0 <= r["retrieval acc"] <= 1 and 0 < r["chance"] < 1 for r in rows)
