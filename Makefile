@@ -16,8 +16,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
+# JupyterLab refuses to start as root (containers, cloud shells) unless told it is fine.
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: $(STAMP)  ## open JupyterLab on the first notebook
-	$(VENV)/bin/jupyter lab notebooks/00_tour.ipynb
+	$(VENV)/bin/jupyter lab $(LAB_ARGS) notebooks/00_tour.ipynb
 
 test: $(STAMP)  ## unit tests + every notebook (nbmake), tiny scale
 	$(PY) -m pytest

@@ -10,8 +10,9 @@ import numpy as np
 
 
 def _as_array(x) -> np.ndarray:
-    if hasattr(x, "detach"):  # a torch tensor
-        x = x.detach().float().cpu().numpy()
+    if hasattr(x, "detach"):  # a torch tensor: keep float64 as float64 (only widen low precision)
+        x = x.detach().cpu()
+        x = (x.double() if x.is_floating_point() else x).numpy()
     return np.asarray(x, dtype=np.float64)
 
 
