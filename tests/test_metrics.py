@@ -20,3 +20,10 @@ def test_mean_and_recall():
     assert mean_iou(preds, trues) == pytest.approx(0.5)
     assert recall_at(preds, trues, 0.5) == pytest.approx(2 / 3)
     assert recall_at(preds, trues, 0.7) == pytest.approx(1 / 3)
+
+
+def test_format_table_aligns_columns():
+    from chronus_lab.eval.metrics import format_table
+
+    lines = format_table([{"a": 1, "bb": 0.5}, {"a": 10, "bb": 2}]).splitlines()
+    assert lines[0] == " a |  bb" and lines[2] == " 1 | 0.5" and len({len(line) for line in lines}) == 1
