@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from .world.config import check_fields
+
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "tiny"
 
 
@@ -84,9 +86,7 @@ class OmniConfig:
             (self.audio_projector in ("linear", "mlp", "stack_mlp", "conv"), "audio_projector", "unknown kind"),
             (self.dtype in ("float32", "bfloat16", "float16"), "dtype", "use float32, bfloat16 or float16"),
         ]
-        for ok, name, why in checks:
-            if not ok:
-                raise OmniConfigError(f"OmniConfig.{name} is invalid: {why}.")
+        check_fields("OmniConfig", checks, OmniConfigError)
 
     def to_dict(self) -> dict:
         return asdict(self)

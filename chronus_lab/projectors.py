@@ -93,11 +93,10 @@ class StackMLPProjector(Projector):
 
     def core(self, x):
         m, n, d = x.shape
-        n_keep = n - n % self.stack or n
-        x = x[:, :n_keep]
-        if n_keep % self.stack:  # fewer frames than one stack: repeat to fill it
-            x = x.repeat_interleave(math.ceil(self.stack / n_keep), dim=1)[:, : self.stack]
-        return self.net(x.reshape(m, -1, d * self.stack))  # (M, N / stack, D_out)
+        short = -n % self.stack  # frames missing to complete the last stack
+        if short:  # repeat the last frame rather than drop audio
+            x = torch.cat([x, x[:, -1:].expand(m, short, d)], dim=1)
+        return self.net(x.reshape(m, -1, d * self.stack))  # (M, ceil(N / stack), D_out)
 
 
 class ConvProjector(Projector):

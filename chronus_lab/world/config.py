@@ -25,6 +25,13 @@ class ConfigError(ValueError):
     """A configuration value is out of range; the message names the field and what to do."""
 
 
+def check_fields(owner: str, checks, error=ConfigError) -> None:
+    """Raise ``error`` naming the first failing field: ``checks`` = [(ok, field, why), …]."""
+    for ok, name, why in checks:
+        if not ok:
+            raise error(f"{owner}.{name} is invalid: {why}.")
+
+
 @dataclass
 class WorldConfig:
     """Sizes and rates of one synthetic clip family. All times are seconds."""
@@ -87,9 +94,7 @@ class WorldConfig:
             (all(s in SHAPES for s in self.shapes), "shapes", f"known shapes: {list(SHAPES)}"),
             (all(s in SOUNDS for s in self.sounds), "sounds", f"known sounds: {list(SOUNDS)}"),
         ]
-        for ok, name, why in checks:
-            if not ok:
-                raise ConfigError(f"WorldConfig.{name} is invalid: {why}.")
+        check_fields("WorldConfig", checks)
         self.object_px = tuple(self.object_px)
         self.shapes, self.colours, self.sounds = tuple(self.shapes), tuple(self.colours), tuple(self.sounds)
 
