@@ -1,8 +1,15 @@
 """Metrics, each checked on hand-worked cases in ``tests/test_metrics.py``.
 
-Built in ``notebooks/04_timestamp_tokens.ipynb`` (temporal IoU); more arrive with notebook 07.
+Built in ``notebooks/04_timestamp_tokens.ipynb`` (temporal IoU) and ``07_lightning_sft.ipynb``
+(the rest). Every metric takes what the model *wrote* after parsing (``None`` = unreadable, which
+scores 0 / counts as wrong) and the structured ground truth of the task.
 """
 from __future__ import annotations
+
+import re
+
+_NUMBER = r"-?\d+(?:\.\d+)?"
+_BOX = re.compile(r"\[\s*" + r"\s*,\s*".join([f"({_NUMBER})"] * 4) + r"\s*\]")
 
 
 def temporal_iou(pred: tuple[float, float] | None, true: tuple[float, float]) -> float:
@@ -29,6 +36,63 @@ def recall_at(preds, trues, threshold: float) -> float:
     """R@1 at IoU ≥ θ: share of answers whose span overlaps the truth at least that much."""
     hits = [temporal_iou(p, t) >= threshold for p, t in zip(preds, trues)]
     return sum(hits) / max(len(hits), 1)
+
+
+def span_f1(pred: tuple[float, float] | None, true: tuple[float, float]) -> float:
+    """Overlap F1 of two spans: 2|p ∩ t| / (|p| + |t|) — precision and recall of the covered time
+    (on the 0.5 s grid, the F1 of the predicted vs true slices).
+
+    >>> span_f1((1.0, 3.0), (2.0, 4.0))
+    0.5
+    """
+    if pred is None or pred[1] <= pred[0]:
+        return 0.0
+    inter = max(0.0, min(pred[1], true[1]) - max(pred[0], true[0]))
+    return 2 * inter / ((pred[1] - pred[0]) + (true[1] - true[0]))
+
+
+def parse_box(text: str) -> list[float] | None:
+    """The first ``[x0, y0, x1, y1]`` in a text, or None (never raises)."""
+    m = _BOX.search(text or "")
+    return [float(v) for v in m.groups()] if m else None
+
+
+def box_iou(pred: list[float] | None, true: list[float]) -> float:
+    """IoU of two normalised xyxy boxes; 0 for None or a degenerate prediction.
+
+    >>> box_iou([0.0, 0.0, 0.5, 0.5], [0.25, 0.25, 0.75, 0.75])
+    0.14285714285714285
+    """
+    if pred is None or pred[2] <= pred[0] or pred[3] <= pred[1]:
+        return 0.0
+    iw = max(0.0, min(pred[2], true[2]) - max(pred[0], true[0]))
+    ih = max(0.0, min(pred[3], true[3]) - max(pred[1], true[1]))
+    inter = iw * ih
+    area = lambda b: (b[2] - b[0]) * (b[3] - b[1])  # noqa: E731
+    return inter / (area(pred) + area(true) - inter)
+
+
+def accuracy(preds: list[str], trues: list[str]) -> float:
+    """Exact match after trimming spaces, case and a final full stop."""
+    norm = lambda x: (x or "").strip().rstrip(".").lower()  # noqa: E731
+    return sum(norm(p) == norm(t) for p, t in zip(preds, trues)) / max(len(trues), 1)
+
+
+def binary_f1(preds: list[str], trues: list[str], positive: str = "true") -> float:
+    """F1 of the ``positive`` class (AVFC: "true"); 0 when it is never predicted nor true."""
+    p = [(x or "").strip().lower() == positive for x in preds]
+    t = [(x or "").strip().lower() == positive for x in trues]
+    tp = sum(a and b for a, b in zip(p, t))
+    fp = sum(a and not b for a, b in zip(p, t))
+    fn = sum(b and not a for a, b in zip(p, t))
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def bleu4(hyps: list[str], refs: list[str]) -> float:
+    """Corpus BLEU-4 (0–100) with sacrebleu's standard tokenisation, one reference per caption."""
+    import sacrebleu
+
+    return float(sacrebleu.corpus_bleu(list(hyps), [list(refs)]).score)
 
 
 def format_table(rows: list[dict]) -> str:

@@ -1,0 +1,177 @@
+"""One training run, written down: model, data, stage, optimiser, Lightning settings.
+
+Built in ``notebooks/07_lightning_sft.ipynb``; tested in ``tests/test_train.py``.
+
+A ``TrainConfig`` is read from YAML (``chronus-lab train --config tiny-sft`` or a path), can be
+overridden field by field (``--set lr=1e-3 lora.r=4``), and is written back, resolved, beside the
+run as ``config.yaml`` — so every checkpoint says exactly what made it. The packaged recipes live in
+``chronus_lab/configs/*.yaml``; tiny and full differ only there.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ..world.config import check_fields
+from ..world.tasks import KINDS
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+SINGLE_HOP = ("t2v", "t2a", "v2t", "a2t")
+"""One look at the clip answers these; the others need two (find X, then read Y there)."""
+
+
+class TrainConfigError(ValueError):
+    """A training config value is invalid; the message names the field and what to do."""
+
+
+@dataclass
+class LoraSpec:
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.0
+    targets: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    """Module names inside the LLM that get adapters (Llama/Qwen attention projections)."""
+
+
+@dataclass
+class DataSpec:
+    world: str = "tiny"
+    """``"tiny"`` (8 s clips) or ``"varying"`` (6–10 s)."""
+    n_train: int = 400
+    n_val: int = 40
+    n_test: int = 100
+    """Clips per split. Each split is generated from its own seed, so no clip is shared."""
+    seeds: list[int] = field(default_factory=lambda: [1000, 2000, 3000])
+    """train / val / test world seeds; must differ."""
+    tasks_per_clip: int = 8
+    """Training tasks drawn per clip per epoch list (kinds by ``mixture``)."""
+    mixture: dict[str, float] = field(default_factory=lambda: {k: 1.0 for k in KINDS})
+    """Relative weight of each task kind in training; kinds with weight 0 are left out."""
+    eval_kinds: list[str] = field(default_factory=lambda: list(KINDS))
+    """Kinds asked on val/test clips (one task per clip and kind)."""
+    curriculum_epochs: int = 0
+    """For the first N epochs train on single-hop kinds only (time ↔ what), then on the full mix."""
+    batch_size: int = 16
+    cache: str | None = None
+    """A folder for the encoder-feature cache (None: computed in memory each run)."""
+
+
+@dataclass
+class TrainConfig:
+    model: str = "tiny"
+    """``"tiny"`` (laptop, ``assets/tiny``) or ``"full"`` (the papers' sizes from the hub)."""
+    llm: str = "llama2-7b"
+    """Full scale only: ``"llama2-7b"`` or ``"qwen2.5-7b"``."""
+    model_overrides: dict = field(default_factory=dict)
+    """``OmniConfig`` fields to change (``question_first``, ``time_format``, ``vision_tokens`` …)."""
+    stage: int = 2
+    """1 = alignment (projectors; LLM frozen; LM + AVOpT + AVACE), 2 = instruction tuning."""
+    finetune: str = "lora"
+    """Stage 2: ``"lora"`` (PEFT adapters + projectors) or ``"full"`` (every LLM weight + projectors)."""
+    lora: LoraSpec = field(default_factory=LoraSpec)
+    w_ot: float = 0.01
+    w_avace: float = 0.2
+    """Stage-1 loss weights (Meerkat's released values: 0.1 × 0.1 and 0.2)."""
+    init_from: str | None = None
+    """A checkpoint (e.g. stage 1's ``last.ckpt``) whose trainable weights start this run."""
+    data: DataSpec = field(default_factory=DataSpec)
+    lr: float = 2e-3
+    warmup_steps: int = 50
+    max_epochs: int = 10
+    max_steps: int = -1
+    """-1: run ``max_epochs``; otherwise stop after this many optimiser steps."""
+    grad_clip: float = 1.0
+    val_every_epochs: int = 1
+    precision: str = "32-true"
+    """Lightning precision: ``"32-true"`` on CPU, ``"bf16-mixed"`` on GPUs."""
+    accelerator: str = "auto"
+    devices: str | int = "auto"
+    strategy: str = "auto"
+    """Lightning strategy: ``"auto"``, ``"ddp"``, ``"fsdp"`` …"""
+    seed: int = 0
+    out: str = "runs/tiny-sft"
+    progress_bar: bool = True
+
+    def __post_init__(self) -> None:
+        d = self.data
+        unknown = sorted(set(d.mixture) - set(KINDS)) + sorted(set(d.eval_kinds) - set(KINDS))
+        checks = [
+            (self.model in ("tiny", "full"), "model", "use 'tiny' or 'full'"),
+            (self.stage in (1, 2), "stage", "use 1 (alignment) or 2 (instruction tuning)"),
+            (self.finetune in ("lora", "full"), "finetune", "use 'lora' or 'full'"),
+            (self.lora.r >= 1 and self.lora.alpha > 0, "lora.r/lora.alpha", "need r >= 1 and alpha > 0"),
+            (not unknown, "data.mixture/data.eval_kinds", f"unknown kinds {unknown}; known: {list(KINDS)}"),
+            (sum(d.mixture.values()) > 0 and min(d.mixture.values()) >= 0, "data.mixture",
+             "weights must be >= 0 with at least one > 0"),
+            (len(d.seeds) == 3 and len(set(d.seeds)) == 3, "data.seeds",
+             "give three different seeds (train, val, test) so the splits share no clip"),
+            (min(d.n_train, d.n_val, d.n_test, d.batch_size, d.tasks_per_clip) >= 1,
+             "data.n_*/batch_size/tasks_per_clip", "must be >= 1"),
+            (d.world in ("tiny", "varying"), "data.world", "use 'tiny' or 'varying'"),
+            (self.lr > 0 and self.max_epochs >= 1, "lr/max_epochs", "must be positive"),
+        ]
+        check_fields("TrainConfig", checks, TrainConfigError)
+
+    # --- YAML ------------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str = "config") -> "TrainConfig":
+        d = dict(d or {})
+        _reject_unknown(cls, d, where)
+        for key, sub in (("lora", LoraSpec), ("data", DataSpec)):
+            if key in d:
+                _reject_unknown(sub, d[key] or {}, f"{where}: {key}")
+                d[key] = sub(**(d[key] or {}))
+        return cls(**d)
+
+    @classmethod
+    def load(cls, name_or_path: str, overrides: list[str] = ()) -> "TrainConfig":
+        """A packaged recipe name (``tiny-sft``) or a YAML path, then ``key=value`` overrides."""
+        path = Path(name_or_path)
+        if not path.exists():
+            path = CONFIGS / f"{name_or_path}.yaml"
+        if not path.exists():
+            names = sorted(p.stem for p in CONFIGS.glob("*.yaml"))
+            raise TrainConfigError(f"no config {name_or_path!r}: give a YAML path or one of {names}")
+        try:
+            d = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise TrainConfigError(f"{path}: not valid YAML ({e})") from None
+        for item in overrides:
+            set_path(d, item)
+        return cls.from_dict(d, where=str(path))
+
+    def save(self, path) -> Path:
+        """Write the resolved config atomically (a reader never sees half a file)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        tmp.replace(path)
+        return path
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+
+def _reject_unknown(cls, d: dict, where: str) -> None:
+    unknown = sorted(set(d) - set(cls.__dataclass_fields__))
+    if unknown:
+        raise TrainConfigError(f"{where}: unknown field(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}")
+
+
+def set_path(d: dict, item: str) -> None:
+    """Apply one ``a.b=value`` override (value parsed as YAML: numbers, lists, true/false)."""
+    if "=" not in item:
+        raise TrainConfigError(f"override {item!r}: write it as key=value, e.g. lora.r=4")
+    key, value = item.split("=", 1)
+    *parents, last = key.strip().split(".")
+    node = d
+    for p in parents:
+        node = node.setdefault(p, {})
+    node[last] = yaml.safe_load(value)

@@ -1,0 +1,165 @@
+"""The AV world as a ``LightningDataModule``: seeded splits, a task mixture, cached features.
+
+Built in ``notebooks/07_lightning_sft.ipynb``; tested in ``tests/test_train.py``.
+
+* Splits come from three different world seeds (``data.seeds``), so train, val and test share no clip.
+* Each clip is encoded once by the frozen encoders (through ``FeatureCache`` when ``data.cache`` is
+  set) — training reads features, never pixels.
+* Training tasks are drawn per clip by the ``data.mixture`` weights; val/test ask every
+  ``data.eval_kinds`` kind once per clip. All of it is a pure function of the seeds.
+* The order of an epoch is ``EpochSampler``'s: a permutation seeded by (seed, epoch), so a run
+  resumed from an end-of-epoch checkpoint sees exactly the batches an uninterrupted run sees.
+  With ``curriculum_epochs`` the first epochs draw single-hop tasks only.
+"""
+from __future__ import annotations
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from ..encoders import Encoders, FeatureCache
+from ..omni import collate
+from ..timestamps import TimeFormat
+from ..world import WorldConfig, make_clip, make_task
+from ..world.tasks import KINDS, Task
+from .config import SINGLE_HOP, TrainConfig
+
+
+def sounding_boxes(clip, slice_s: float) -> torch.Tensor:
+    """``(S, 4)``: per slice, the box of a visible object making its sound then (NaN when none).
+
+    What AVACE needs: the region audio attention should fall in at that moment.
+    """
+    n = int(round(clip.duration / slice_s))
+    out = torch.full((n, 4), float("nan"))
+    for k in range(n):
+        frame = int(round(k * slice_s * clip.fps))
+        for ev in clip.events:
+            if ev.kind == "av" and (box := ev.box_at(frame, clip.fps)) is not None:
+                out[k] = torch.tensor(box)
+                break
+    return out
+
+
+class TaskDataset(Dataset):
+    """``(clip index, Task)`` pairs over one split's clips and their features."""
+
+    def __init__(self, clips: list, features: list[dict], tasks: list[tuple[int, Task]], slice_s: float):
+        self.clips, self.features, self.tasks = clips, features, tasks
+        self.boxes = [sounding_boxes(c, slice_s) for c in clips]
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    def __getitem__(self, i: int) -> dict:
+        ci, task = self.tasks[i]
+        return {**self.features[ci], "boxes": self.boxes[ci], "task": task}
+
+
+def collate_tasks(rows: list[dict]) -> dict:
+    """Rows → the batch ``OmniModel`` reads, plus the tasks (for metrics) and AVACE boxes."""
+    batch = collate(rows, [r["task"].question for r in rows], [r["task"].answer for r in rows])
+    s_max = batch["vision"].shape[1]
+    boxes = torch.full((len(rows), s_max, 4), float("nan"))
+    for b, r in enumerate(rows):
+        boxes[b, : r["boxes"].shape[0]] = r["boxes"]
+    return {**batch, "boxes": boxes, "tasks": [r["task"] for r in rows]}
+
+
+class EpochSampler(Sampler):
+    """A permutation per epoch from ``(seed, epoch)``; Lightning calls ``set_epoch`` each epoch.
+
+    Curriculum epochs draw only from ``early`` (the single-hop tasks), repeated to the same length,
+    so every epoch has the same number of batches.
+    """
+
+    def __init__(self, n: int, seed: int, early: list[int] | None = None, early_epochs: int = 0):
+        self.n, self.seed, self.early, self.early_epochs = n, seed, early or [], early_epochs
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        if self.epoch < self.early_epochs and self.early:
+            pool = torch.tensor(self.early)
+            reps = -(-self.n // len(pool))
+            order = torch.cat([pool[torch.randperm(len(pool), generator=g)] for _ in range(reps)])[: self.n]
+        else:
+            order = torch.randperm(self.n, generator=g)
+        return iter(order.tolist())
+
+
+def training_tasks(clips: list, spec, seed: int, fmt: TimeFormat) -> list[tuple[int, Task]]:
+    """``tasks_per_clip`` draws per clip, kinds by the mixture weights; deterministic in ``seed``."""
+    kinds = [k for k in KINDS if spec.mixture.get(k, 0) > 0]
+    p = np.array([spec.mixture[k] for k in kinds], dtype=float)
+    out = []
+    for ci, clip in enumerate(clips):
+        rng = np.random.default_rng([seed, ci])
+        for j in range(spec.tasks_per_clip):
+            kind = kinds[int(rng.choice(len(kinds), p=p / p.sum()))]
+            task = make_task(clip, kind, seed=seed + j, fmt=fmt)
+            if task is not None:
+                out.append((ci, task))
+    return out
+
+
+def eval_tasks(clips: list, kinds, fmt: TimeFormat) -> list[tuple[int, Task]]:
+    return [(ci, t) for ci, clip in enumerate(clips) for k in kinds
+            if (t := make_task(clip, k, seed=0, fmt=fmt)) is not None]
+
+
+class OmniDataModule(L.LightningDataModule):
+    """Train / val / test ``TaskDataset``s of one ``TrainConfig``, encoded by the model's encoders."""
+
+    def __init__(self, cfg: TrainConfig, encoders: Encoders, fmt: TimeFormat):
+        super().__init__()
+        self.cfg, self.encoders, self.fmt = cfg, encoders, fmt
+        self.splits: dict[str, TaskDataset] = {}
+
+    def world(self) -> WorldConfig:
+        return WorldConfig.varying() if self.cfg.data.world == "varying" else WorldConfig.tiny()
+
+    def _clips(self, split: str):
+        d = self.cfg.data
+        seed, n = {"train": (d.seeds[0], d.n_train), "val": (d.seeds[1], d.n_val),
+                   "test": (d.seeds[2], d.n_test)}[split]
+        clips = [make_clip(self.world(), seed, i) for i in range(n)]
+        encode = FeatureCache(d.cache, self.encoders) if d.cache else self.encoders.clip_features
+        feats = [encode(c) for c in clips]
+        for c in clips:  # pixels and samples are no longer needed: keep the events only
+            c.frames = c.audio = None
+        return seed, clips, feats
+
+    def setup(self, stage: str | None = None) -> None:
+        wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), None: ("train", "val", "test")}
+        slice_s = self.encoders.cfg.slice_s
+        for split in wanted.get(stage, ("test",)):
+            if split in self.splits:
+                continue
+            seed, clips, feats = self._clips(split)
+            tasks = (training_tasks(clips, self.cfg.data, seed, self.fmt) if split == "train"
+                     else eval_tasks(clips, self.cfg.data.eval_kinds, self.fmt))
+            self.splits[split] = TaskDataset(clips, feats, tasks, slice_s)
+
+    def train_dataloader(self) -> DataLoader:
+        ds = self.splits["train"]
+        early = [i for i, (_, t) in enumerate(ds.tasks) if t.kind in SINGLE_HOP]
+        sampler = EpochSampler(len(ds), self.cfg.seed, early, self.cfg.data.curriculum_epochs)
+        return DataLoader(ds, batch_size=self.cfg.data.batch_size, sampler=sampler, collate_fn=collate_tasks,
+                          drop_last=True)
+
+    def _eval_loader(self, split: str) -> DataLoader:
+        return DataLoader(self.splits[split], batch_size=2 * self.cfg.data.batch_size, collate_fn=collate_tasks)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._eval_loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._eval_loader("test")

@@ -1,0 +1,188 @@
+"""The two training stages as ``LightningModule``s that share one ``_step(batch, stage)``.
+
+Built in ``notebooks/07_lightning_sft.ipynb``; tested in ``tests/test_train.py``.
+
+* ``AlignModule`` — stage 1 (Meerkat's pre-training, ChronusOmni's alignment): the LLM is frozen,
+  the projectors learn from the LM loss on answers **plus** ``w_ot`` × AVOpT (OT between a slice's
+  projected patches and audio tokens) **plus** ``w_avace`` × AVACE (audio→patch attention kept
+  inside the sounding object's box). The three terms are summed — not overwritten as in the
+  released code (``align/avace.py: released_code_total``).
+* ``InstructModule`` — stage 2: PEFT LoRA adapters on the LLM (``r``/``alpha``/``targets`` from the
+  config) + the projectors, LM loss on answers; ``finetune: full`` trains every LLM weight instead.
+
+Checkpoints hold only what trains (plus the resolved config), so a 7B run's checkpoint is the size
+of its adapters and projectors; the frozen parts come back from the config.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from ..align.avace import AudioToPatchAttention, avace_loss, box_mask, total_loss
+from ..align.ot import ot_loss
+from ..config import OmniConfig
+from ..omni import OmniModel
+from .config import TrainConfig
+
+CONFIG_KEY = "chronus_config"
+
+
+def omni_config(cfg: TrainConfig) -> OmniConfig:
+    """The model half of a training config: tiny or full, with the overrides applied."""
+    if cfg.model == "full":
+        return OmniConfig.full(llm=cfg.llm, **cfg.model_overrides)
+    return OmniConfig.tiny(**cfg.model_overrides)
+
+
+class OmniModule(L.LightningModule):
+    """What both stages share: the model, ``_step``, the optimiser, slim checkpoints."""
+
+    def __init__(self, cfg: TrainConfig, model: OmniModel | None = None):
+        super().__init__()
+        self.cfg = cfg
+        self.model = model or OmniModel(omni_config(cfg))
+        self.model.encoders.requires_grad_(False)
+        self.strict_loading = False  # checkpoints carry only the trainable weights
+        self.configure_trainable()
+
+    def configure_trainable(self) -> None:  # pragma: no cover - each stage decides
+        raise NotImplementedError
+
+    # --- the shared step -------------------------------------------------------------------------
+    def losses(self, batch: dict) -> dict[str, torch.Tensor]:
+        return {"loss": self.model(batch).loss}
+
+    def _step(self, batch: dict, stage: str) -> torch.Tensor:
+        parts = self.losses(batch)
+        n = len(batch["questions"])
+        for name, value in parts.items():
+            self.log(f"{stage}/{name}", value, batch_size=n, prog_bar=name == "loss",
+                     on_step=stage == "train", on_epoch=True, sync_dist=stage != "train")
+        return parts["loss"]
+
+    def training_step(self, batch, batch_idx):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        return self._step(batch, "val")
+
+    def test_step(self, batch, batch_idx):
+        return self._step(batch, "test")
+
+    def on_train_start(self) -> None:
+        self.model.encoders.eval()  # frozen encoders stay in eval mode under trainer.fit
+
+    # --- optimiser: AdamW, linear warm-up, cosine decay (per step) ---------------------------------
+    def configure_optimizers(self):
+        params = [p for p in self.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=self.cfg.lr, weight_decay=0.0)
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        warm = min(self.cfg.warmup_steps, total // 2)
+
+        def factor(step: int) -> float:
+            if step < warm:
+                return (step + 1) / warm
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(total - warm, 1))))
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    # --- checkpoints ---------------------------------------------------------------------------
+    def trainable_keys(self) -> set[str]:
+        return {n for n, p in self.named_parameters() if p.requires_grad}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        keep = self.trainable_keys()
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in keep}
+        checkpoint[CONFIG_KEY] = self.cfg.to_dict()
+
+    def load_trainable(self, path) -> list[str]:
+        """Start from another run's trainable weights (e.g. stage 1 → stage 2); returns what loaded."""
+        state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+        mine = self.state_dict()
+        loaded = {k: v for k, v in state.items() if k in mine and mine[k].shape == v.shape}
+        self.load_state_dict(loaded, strict=False)
+        return sorted(loaded)
+
+    def export(self, folder) -> Path:
+        """Projectors as safetensors, LoRA adapters with PEFT's ``save_pretrained``, the config."""
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        proj = {f"{name}.{k}": v.detach().cpu().contiguous()
+                for name in ("vision_proj", "audio_proj")
+                for k, v in getattr(self.model, name).state_dict().items()}
+        save_file(proj, folder / "projectors.safetensors")
+        if getattr(self.model.llm, "peft_config", None):
+            self.model.llm.save_pretrained(folder / "adapter")
+        self.cfg.save(folder / "config.yaml")
+        return folder
+
+
+class AlignModule(OmniModule):
+    """Stage 1: projectors (and the AVACE attention) learn; the LLM is frozen."""
+
+    def configure_trainable(self) -> None:
+        self.model.llm.requires_grad_(False)
+        width = self.model.llm.config.hidden_size
+        self.avace_attn = AudioToPatchAttention(width, width, d_attn=64, heads=4)
+
+    def losses(self, batch: dict) -> dict[str, torch.Tensor]:
+        lm = self.model(batch).loss
+        v, a, boxes = self._slices(batch)
+        pv = self.model.vision_proj.core(v)  # (K, P', H): one token per (pooled) patch
+        pa = self.model.audio_proj.core(a)  # (K, A', H)
+        ot = ot_loss(pv, pa, eps=0.05, max_iter=100).mean()
+        has = ~boxes.isnan().any(-1)
+        if has.any():
+            grid = math.isqrt(pv.shape[1])
+            attn = self.avace_attn(pa[has], pv[has])
+            av = avace_loss(attn, box_mask(boxes[has].to(attn), grid)).mean()
+        else:
+            av = lm.new_zeros(())
+        return {"loss": total_loss(lm, ot, av, self.cfg.w_ot, self.cfg.w_avace), "lm": lm, "ot": ot, "avace": av}
+
+    def _slices(self, batch: dict, k: int = 48):
+        """Up to ``k`` real (unpadded) slices of the batch, chosen by a generator seeded per step."""
+        rows = [(b, s) for b, n in enumerate(batch["n_slices"]) for s in range(n)]
+        g = torch.Generator().manual_seed(self.cfg.seed + self.global_step)
+        pick = [rows[i] for i in torch.randperm(len(rows), generator=g)[:k].tolist()]
+        b, s = torch.tensor([p[0] for p in pick]), torch.tensor([p[1] for p in pick])
+        dev = self.model.llm.get_input_embeddings().weight
+        return (batch["vision"][b, s].to(dev), batch["audio"][b, s].to(dev), batch["boxes"][b, s])
+
+
+class InstructModule(OmniModule):
+    """Stage 2: LoRA adapters (or every LLM weight) + projectors, LM loss on answers."""
+
+    def configure_trainable(self) -> None:
+        if self.cfg.finetune == "lora":
+            from peft import LoraConfig, get_peft_model
+
+            lora = self.cfg.lora
+            self.model.llm = get_peft_model(self.model.llm, LoraConfig(
+                r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                target_modules=list(lora.targets), bias="none", task_type="CAUSAL_LM"))
+        else:
+            self.model.llm.requires_grad_(True)
+
+
+def build_module(cfg: TrainConfig, model: OmniModel | None = None) -> OmniModule:
+    return (AlignModule if cfg.stage == 1 else InstructModule)(cfg, model)
+
+
+def load_checkpoint(path) -> OmniModule:
+    """A checkpoint → the module it came from (its config is inside), weights loaded, eval mode."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}: pass a .ckpt written by `chronus-lab train`")
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    if CONFIG_KEY not in ckpt:
+        raise ValueError(f"{path} has no ChronusLab config inside: was it written by `chronus-lab train`?")
+    module = build_module(TrainConfig.from_dict(ckpt[CONFIG_KEY], where=str(path)))
+    module.load_state_dict(ckpt["state_dict"], strict=False)
+    return module.eval()

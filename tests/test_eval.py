@@ -1,0 +1,118 @@
+"""Evaluation metrics on hand-worked cases, and the harness with an oracle and a wrong model."""
+import math
+
+import pytest
+import torch
+
+from chronus_lab.eval import metrics as M
+from chronus_lab.eval.harness import chance_answers, evaluate, score
+from chronus_lab.timestamps import TextTime, TokenTime
+from chronus_lab.train.data import TaskDataset, eval_tasks
+from chronus_lab.world import WorldConfig, make_clip, make_task
+
+
+def test_span_f1_by_hand():
+    assert M.span_f1((1.0, 3.0), (2.0, 4.0)) == pytest.approx(0.5)  # 2·1 / (2 + 2)
+    assert M.span_f1((0.0, 1.0), (0.0, 3.0)) == pytest.approx(0.5)  # 2·1 / (1 + 3)
+    assert M.span_f1((2.0, 4.0), (2.0, 4.0)) == 1.0
+    assert M.span_f1((0.0, 1.0), (2.0, 3.0)) == 0.0
+    assert M.span_f1(None, (0.0, 1.0)) == 0.0
+    assert M.span_f1((3.0, 1.0), (0.0, 4.0)) == 0.0  # reversed span = unreadable
+
+
+def test_recall_at_thresholds_by_hand():
+    preds = [(0.0, 2.0), (0.0, 1.0), None]  # IoUs with (0, 2): 1.0, 0.5, 0
+    trues = [(0.0, 2.0)] * 3
+    assert [M.recall_at(preds, trues, th) for th in (0.3, 0.5, 0.7)] == pytest.approx([2 / 3, 2 / 3, 1 / 3])
+    assert M.mean_iou(preds, trues) == pytest.approx(0.5)
+
+
+def test_box_iou_and_parsing_by_hand():
+    assert M.box_iou([0.0, 0.0, 0.5, 0.5], [0.25, 0.25, 0.75, 0.75]) == pytest.approx(1 / 7)  # 1/16 ÷ 7/16
+    assert M.box_iou([0.1, 0.1, 0.3, 0.3], [0.1, 0.1, 0.3, 0.3]) == pytest.approx(1.0)
+    assert M.box_iou([0.0, 0.0, 0.1, 0.1], [0.5, 0.5, 0.9, 0.9]) == 0.0
+    assert M.box_iou([0.3, 0.3, 0.3, 0.5], [0.0, 0.0, 1.0, 1.0]) == 0.0  # zero width
+    assert M.box_iou(None, [0.0, 0.0, 1.0, 1.0]) == 0.0
+    assert M.parse_box("it is at [0.10, 0.2,0.30 , 0.40].") == [0.1, 0.2, 0.3, 0.4]
+    assert M.parse_box("at [0.1, 0.2, 0.3]") is None and M.parse_box("") is None and M.parse_box(None) is None
+
+
+def test_accuracy_and_binary_f1_by_hand():
+    assert M.accuracy(["Red circle.", " blue square", "x"], ["red circle", "blue square", "y"]) == pytest.approx(2 / 3)
+    # tp = 1 (first), fp = 1 (second), fn = 1 (third) → F1 = 2 / (2 + 1 + 1)
+    assert M.binary_f1(["true", "true", "false", "false"], ["true", "false", "true", "false"]) == pytest.approx(0.5)
+    assert M.binary_f1(["false"], ["false"]) == 0.0
+
+
+def test_bleu4_by_hand():
+    ref = "the cat sat on the mat today"
+    assert M.bleu4([ref], [ref]) == pytest.approx(100.0)
+    # every n-gram precision is 1; only the brevity penalty exp(1 − 7/6) applies
+    assert M.bleu4(["the cat sat on the mat"], [ref]) == pytest.approx(100 * math.exp(1 - 7 / 6), abs=1e-6)
+    assert M.bleu4(["dog"], [ref]) < 1.0
+
+
+@pytest.fixture(scope="module")
+def split():
+    clips = [make_clip(WorldConfig.tiny(), 5, i) for i in range(12)]
+    fmt = TokenTime()
+    feats = [{"vision": torch.zeros(16, 64, 64), "audio": torch.zeros(16, 16, 64)} for _ in clips]
+    return TaskDataset(clips, feats, eval_tasks(clips, ("v2t", "a2v", "arig", "avfc", "avcap", "igatl"), fmt), 0.5), fmt
+
+
+class Scripted:
+    """A stand-in model that writes ``answer(task)`` — exercises the harness without training."""
+
+    training = False
+
+    def __init__(self, dataset, answer):
+        self.answer, self.queue = answer, iter([t for _, t in dataset.tasks])
+
+    def eval(self):
+        return self
+
+    def train(self, mode=True):
+        return self
+
+    def generate(self, batch, max_new_tokens):
+        return [self.answer(t) for t in batch["tasks"]]
+
+
+def test_oracle_scores_perfectly_and_nonsense_scores_zero(split):
+    dataset, fmt = split
+    train = [t for _, t in dataset.tasks]
+    oracle = evaluate(Scripted(dataset, lambda t: t.answer), dataset, train, fmt)
+    for task, metric in (("v2t", "mIoU"), ("v2t", "R@0.7"), ("a2v", "acc"), ("arig", "cIoU@0.5"), ("igatl", "F1"),
+                         ("avfc", "acc"), ("avfc", "F1"), ("implicit (a2v+v2a)", "acc")):
+        assert oracle.value(task, "model", metric) == pytest.approx(1.0), (task, metric)
+    # boxes are scored against the exact box; the answer text has 2 decimals, which costs a little
+    assert 0.9 < oracle.value("arig", "model", "box IoU") < 1.0
+    assert oracle.value("avcap", "model", "BLEU-4") == pytest.approx(100.0)
+    junk = evaluate(Scripted(dataset, lambda t: "zebra"), dataset, train, fmt)
+    for task, metric in (("v2t", "mIoU"), ("a2v", "acc"), ("arig", "box IoU"), ("avfc", "acc")):
+        assert junk.value(task, "model", metric) == 0.0
+    assert {r["who"] for r in oracle.rows} == {"model", "chance"}
+
+
+def test_chance_rows_use_training_priors(split):
+    dataset, fmt = split
+    tasks = [t for _, t in dataset.tasks]
+    avfc = [t for t in tasks if t.kind == "avfc"]
+    majority = max(("true", "false"), key=[t.answer for t in avfc].count)
+    assert set(chance_answers("avfc", avfc, [8.0] * len(avfc), tasks, fmt)) == {majority}
+    spans = [t for t in tasks if t.kind == "v2t"]
+    lengths = {round(t.target["span"][1] - t.target["span"][0], 3) for t in spans}
+    for text in chance_answers("v2t", spans, [8.0] * len(spans), tasks, fmt, seed=3):
+        s, e = fmt.parse_span(text)
+        assert 0 <= s < e <= 8.0 and round(e - s, 3) in lengths  # a prior length, inside the clip
+    # a random span scores well below a perfect one but is not zero on average
+    m = score("v2t", spans, chance_answers("v2t", spans, [8.0] * len(spans), tasks, fmt), fmt)
+    assert 0.0 < m["mIoU"] < 0.6
+
+
+def test_scores_parse_text_seconds_too():
+    clip = make_clip(WorldConfig.tiny(), 5, 0)
+    fmt = TextTime()
+    task = make_task(clip, "v2t", fmt=fmt)
+    assert score("v2t", [task], [task.answer], fmt)["mIoU"] == pytest.approx(1.0)
+    assert score("v2t", [task], ["no idea"], fmt)["mIoU"] == 0.0

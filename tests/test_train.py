@@ -1,0 +1,207 @@
+"""Lightning training: config, data module, both stages, export, resume, CLI (all tiny, seconds each)."""
+import pytest
+import torch
+
+from chronus_lab.train.config import SINGLE_HOP, TrainConfig, TrainConfigError
+from chronus_lab.train.data import EpochSampler, OmniDataModule
+from chronus_lab.train.module import AlignModule, InstructModule, build_module, load_checkpoint
+from chronus_lab.train.run import answer_format, fit, prepare
+
+
+def small(tmp_path, **changes) -> TrainConfig:
+    """A run of seconds: 8 training clips × 2 tasks, batches of 4."""
+    over = ["data.n_train=8", "data.n_val=3", "data.n_test=3", "data.tasks_per_clip=2", "data.batch_size=4",
+            "max_epochs=2", "warmup_steps=2", "progress_bar=false", f"out={tmp_path / 'run'}"]
+    cfg = TrainConfig.load("tiny-sft", over)
+    return cfg.replace(**changes) if changes else cfg
+
+
+# --- config ------------------------------------------------------------------------------------
+def test_packaged_recipes_load_and_round_trip(tmp_path):
+    for name in ("tiny-sft", "tiny-align", "full-sft"):
+        cfg = TrainConfig.load(name)
+        back = TrainConfig.load(str(cfg.save(tmp_path / f"{name}.yaml")))
+        assert back == cfg
+    full = TrainConfig.load("full-sft")
+    assert (full.model, full.precision, full.lora.r) == ("full", "bf16-mixed", 32)
+
+
+def test_overrides_and_clear_errors():
+    cfg = TrainConfig.load("tiny-sft", ["lora.r=4", "data.mixture={v2t: 1}", "finetune=full"])
+    assert cfg.lora.r == 4 and cfg.data.mixture == {"v2t": 1} and cfg.finetune == "full"
+    bad = [(["data.seeds=[1, 1, 2]"], "data.seeds"), (["stage=3"], "stage"), (["lora.rank=4"], "unknown field"),
+           (["data.mixture={zzz: 1}"], "unknown kinds"), (["lr"], "key=value")]
+    for over, words in bad:
+        with pytest.raises(TrainConfigError, match=words):
+            TrainConfig.load("tiny-sft", over)
+    with pytest.raises(TrainConfigError, match="tiny-sft"):
+        TrainConfig.load("no-such-recipe")
+
+
+# --- data --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def module():
+    torch.manual_seed(0)
+    return build_module(TrainConfig.load("tiny-sft"))
+
+
+def test_splits_are_disjoint_deterministic_and_follow_the_mixture(tmp_path, module):
+    from chronus_lab.encoders import clip_fingerprint
+    from chronus_lab.world import WorldConfig, make_clip
+
+    cfg = small(tmp_path).replace()
+    cfg.data.mixture = {"v2t": 1.0, "a2v": 1.0}
+    dm = OmniDataModule(cfg, module.model.encoders, answer_format(module))
+    dm.setup(None)
+    again = OmniDataModule(cfg, module.model.encoders, answer_format(module))
+    again.setup("fit")
+    assert [t.to_dict() for _, t in dm.splits["train"].tasks] == [t.to_dict() for _, t in again.splits["train"].tasks]
+    assert {t.kind for _, t in dm.splits["train"].tasks} == {"v2t", "a2v"}
+    assert {t.kind for _, t in dm.splits["test"].tasks} == set(cfg.data.eval_kinds)
+    prints = {s: {clip_fingerprint(make_clip(WorldConfig.tiny(), seed, i)) for i in range(3)}
+              for s, seed in zip(("train", "val", "test"), cfg.data.seeds)}
+    assert not (prints["train"] & prints["val"] or prints["train"] & prints["test"] or prints["val"] & prints["test"])
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["vision"].shape[:2] == (4, 16) and batch["boxes"].shape == (4, 16, 4)
+
+
+def test_epoch_sampler_orders_by_seed_and_epoch_and_runs_a_curriculum():
+    s = EpochSampler(10, seed=1, early=[0, 1, 2], early_epochs=1)
+    first = list(s)
+    assert len(first) == 10 and set(first) <= {0, 1, 2}
+    s.set_epoch(1)
+    e1 = list(s)
+    assert sorted(e1) == list(range(10))
+    s.set_epoch(2)
+    assert list(s) != e1 and sorted(s) == list(range(10))
+    s.set_epoch(1)
+    assert list(s) == e1  # same (seed, epoch) → same order: what makes resume exact
+
+
+def test_curriculum_epochs_train_on_single_hop_only(tmp_path, module):
+    cfg = small(tmp_path)
+    cfg.data.curriculum_epochs = 1
+    dm = OmniDataModule(cfg, module.model.encoders, answer_format(module))
+    dm.setup("fit")
+    loader = dm.train_dataloader()
+    kinds = {t.kind for b in loader for t in b["tasks"]}
+    assert kinds <= set(SINGLE_HOP)
+    loader.sampler.set_epoch(1)
+    assert {t.kind for b in loader for t in b["tasks"]} - set(SINGLE_HOP)
+
+
+# --- stages ------------------------------------------------------------------------------------
+def _batch(tmp_path, m):
+    dm = OmniDataModule(small(tmp_path), m.model.encoders, answer_format(m))
+    dm.setup("fit")
+    return next(iter(dm.train_dataloader()))
+
+
+def test_stage1_trains_projectors_and_avace_only_and_sums_three_losses(tmp_path):
+    torch.manual_seed(0)
+    m = AlignModule(small(tmp_path, stage=1))
+    assert not any(p.requires_grad for p in m.model.llm.parameters())
+    assert not any(p.requires_grad for p in m.model.encoders.parameters())
+    parts = m.losses(_batch(tmp_path, m))
+    assert all(torch.isfinite(v) for v in parts.values())
+    assert parts["ot"] > 0 and parts["avace"] > 0
+    v = {k: float(t) for k, t in parts.items()}
+    assert v["loss"] == pytest.approx(v["lm"] + 0.01 * v["ot"] + 0.2 * v["avace"], rel=1e-5)
+    parts["loss"].backward()
+    for name in ("vision_proj", "audio_proj"):
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in getattr(m.model, name).parameters())
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in m.avace_attn.parameters())
+
+
+def test_stage2_lora_trains_adapters_and_projectors_full_trains_everything(tmp_path):
+    torch.manual_seed(0)
+    lora = InstructModule(small(tmp_path))
+    names = [n for n, p in lora.named_parameters() if p.requires_grad]
+    assert names and all("lora_" in n or "_proj." in n and n.startswith(("model.vision_proj", "model.audio_proj"))
+                          for n in names)
+    a = next(p for n, p in lora.named_parameters() if "lora_A" in n)
+    assert a.shape[0] == 16  # r from the config
+    full = InstructModule(small(tmp_path, finetune="full"))
+    assert all(p.requires_grad for p in full.model.llm.parameters())
+    # LoRA adds r × (d_in + d_out) per adapted matrix: 4 targets × 4 layers × 16 × (128 + 128)
+    in_llm = sum(p.numel() for p in lora.model.llm.parameters() if p.requires_grad)
+    assert in_llm == 4 * 4 * 16 * (128 + 128)
+    assert sum(p.numel() for p in full.model.llm.parameters() if p.requires_grad) > 10 * in_llm
+
+
+# --- runs ----------------------------------------------------------------------------------------
+def _weights(m) -> dict:
+    return {k: v.detach().clone() for k, v in m.state_dict().items() if k in m.trainable_keys()}
+
+
+def test_resume_from_last_ckpt_matches_an_uninterrupted_run(tmp_path):
+    """Train 2 epochs straight; separately crash after epoch 1 and rerun: same weights, same val loss."""
+    import lightning as L
+
+    straight = fit(prepare(small(tmp_path / "a"), quiet=True))
+
+    class Crash(L.Callback):
+        def on_train_epoch_start(self, trainer, pl_module):
+            if trainer.current_epoch == 1:
+                raise RuntimeError("simulated crash")
+
+    first = prepare(small(tmp_path / "b"), quiet=True)
+    first.trainer.callbacks.append(Crash())
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        fit(first)
+    assert first.last.exists()
+    resumed = fit(prepare(small(tmp_path / "b"), quiet=True))
+    assert resumed.trainer.current_epoch == straight.trainer.current_epoch == 2
+    wa, wb = _weights(straight.module), _weights(resumed.module)
+    assert wa.keys() == wb.keys() and all(torch.allclose(wa[k], wb[k], atol=1e-6) for k in wa)
+    va, vb = (float(r.trainer.callback_metrics["val/loss"]) for r in (straight, resumed))
+    assert va == pytest.approx(vb, abs=1e-6)
+    logs = sorted(p.parent.name for p in (tmp_path / "b" / "run" / "logs").rglob("metrics.csv"))
+    assert logs == ["version_0", "version_1"]  # the crashed attempt's log is kept
+
+
+def test_checkpoint_is_slim_and_reloads_and_adapter_loads_with_peft(tmp_path):
+    from peft import PeftModel
+
+    from chronus_lab.omni import build_llm
+
+    run = fit(prepare(small(tmp_path, max_epochs=1), quiet=True))
+    ckpt = torch.load(run.last, map_location="cpu", weights_only=False)
+    assert set(ckpt["state_dict"]) == run.module.trainable_keys()
+    assert (run.folder / "config.yaml").exists() and (run.folder / "export" / "adapter").is_dir()
+    again = load_checkpoint(run.last)
+    batch = _batch(tmp_path, again)
+    run.module.eval()
+    with torch.no_grad():
+        ref = run.module.model(batch).logits
+        assert torch.allclose(again.model(batch).logits, ref, atol=1e-5)
+        # the PEFT adapter on a fresh base LLM, then merged into it, gives the trained LLM's logits
+        e = run.module.model.embed(batch)
+        base = build_llm(run.module.model.cfg.llm, len(run.module.model.tokenizer))
+        peft = PeftModel.from_pretrained(base, run.folder / "export" / "adapter").eval()
+        out = peft(inputs_embeds=e["inputs_embeds"], attention_mask=e["attention_mask"]).logits
+        assert torch.allclose(out, ref, atol=1e-4)
+        merged = peft.merge_and_unload()
+        out = merged(inputs_embeds=e["inputs_embeds"], attention_mask=e["attention_mask"]).logits
+        assert torch.allclose(out, ref, atol=1e-4)
+
+
+def test_load_checkpoint_rejects_foreign_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="chronus-lab train"):
+        load_checkpoint(tmp_path / "missing.ckpt")
+    torch.save({"state_dict": {}}, tmp_path / "other.ckpt")
+    with pytest.raises(ValueError, match="no ChronusLab config"):
+        load_checkpoint(tmp_path / "other.ckpt")
+
+
+def test_cli_train_then_eval(tmp_path, capsys):
+    from chronus_lab.cli import main
+
+    out = tmp_path / "cli"
+    args = ["train", "--config", "tiny-align", "--set", "data.n_train=4", "data.n_val=2", "data.n_test=2",
+            "data.tasks_per_clip=2", "data.batch_size=4", "max_epochs=1", "progress_bar=false", f"out={out}"]
+    assert main(args) == 0
+    assert main(["eval", "--ckpt", str(out / "checkpoints" / "last.ckpt"), "--limit", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "trained in" in text and "chance" in text and "implicit (a2v+v2a)" in text
+    assert main(["train", "--config", "tiny-sft", "--set", "stage=9"]) == 2
