@@ -65,6 +65,19 @@ def _bench(args) -> None:
 
         rows = run(steps=args.steps or 500, n_train=args.n_train, n_test=args.n_test, log=lambda r: None)
         print(format_table(rows))
+    elif args.what == "sft":
+        from .train.bench import sft
+
+        seconds, ev = sft(overrides=args.set, limit_per_kind=args.limit)
+        print(f"tiny-sft {' '.join(args.set)}: trained in {seconds:.0f} s ({seconds / 60:.1f} min), "
+              f"torch threads {args.threads}; test split, {len(ev.predictions)} questions")
+        print(ev.table())
+    elif args.what == "lora":
+        from .eval.metrics import format_table
+        from .train.bench import lora_ablation
+
+        rows = lora_ablation(overrides=args.set, limit_per_kind=args.limit or 50, log=lambda r: None)
+        print(format_table([{k: f"{v:.3f}" if isinstance(v, float) else v for k, v in r.items()} for r in rows]))
     elif args.what == "cache":
         _bench_cache(args.n)
     elif args.what in ("ot-align", "avace"):
@@ -168,7 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=_base)
 
     be = sub.add_parser("bench", help="benchmarks and experiments that print their numbers")
-    be.add_argument("what", choices=["timestamps", "cache", "ot", "ot-align", "avace"])
+    be.add_argument("what", choices=["timestamps", "cache", "ot", "ot-align", "avace", "sft", "lora"])
+    be.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="recipe overrides (sft, lora)")
+    be.add_argument("--limit", type=int, default=None, help="questions per task kind in the evaluation (sft, lora)")
     be.add_argument("--n", type=int, default=1000, help="clips (bench cache)")
     be.add_argument("--steps", type=int, default=None, help="training steps (experiments)")
     be.add_argument("--n-train", type=int, default=400)

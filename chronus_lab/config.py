@@ -74,6 +74,12 @@ class OmniConfig:
     """Put the question before the clip (a lever for small models: they read the clip knowing what to look for)."""
     dtype: str = "float32"
     """``"bfloat16"`` at full scale on GPUs."""
+    fusion: str = "none"
+    """``"none"``: a slice's time, visual and audio tokens are separate positions (the papers).
+    ``"early"``: each visual token also gets the slice's mean audio token and its time token's
+    embedding added, each audio token the time embedding — every feature position says *what* and
+    *when* by itself, so "when X is heard, what is seen?" is one attention hop instead of two
+    (a lever for small models, see ``shared/CALIBRATION.md``; the token layout is unchanged)."""
 
     def __post_init__(self) -> None:
         side = int(round(self.vision_tokens ** 0.5))
@@ -85,6 +91,7 @@ class OmniConfig:
             (self.vision_projector in ("linear", "mlp", "pool_mlp", "conv"), "vision_projector", "unknown kind"),
             (self.audio_projector in ("linear", "mlp", "stack_mlp", "conv"), "audio_projector", "unknown kind"),
             (self.dtype in ("float32", "bfloat16", "float16"), "dtype", "use float32, bfloat16 or float16"),
+            (self.fusion in ("none", "early"), "fusion", "use 'none' or 'early'"),
         ]
         check_fields("OmniConfig", checks, OmniConfigError)
 

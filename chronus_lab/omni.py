@@ -19,7 +19,7 @@ from .config import ModelSpec, OmniConfig
 from .encoders import Encoders
 from .hub import from_pretrained, quiet_transformers
 from .projectors import build_projector
-from .timestamps import AUDIO, FEATURE, VISION, interleave, time_format
+from .timestamps import AUDIO, FEATURE, TIME, VISION, interleave, time_format
 from .tokenizer import load_tokenizer
 
 IGNORE = -100  # label of positions the loss skips
@@ -107,11 +107,23 @@ class OmniModel(nn.Module):
             mod = torch.tensor(lay.modality, device=device)
             x = emb_layer(ids.clamp_min(0))  # (L_b, H); FEATURE positions are overwritten below
             s = batch["n_slices"][b]
-            x = x.masked_scatter((mod == VISION)[:, None], v[b, :s].reshape(-1, x.shape[-1]))
-            x = x.masked_scatter((mod == AUDIO)[:, None], a[b, :s].reshape(-1, x.shape[-1]))
+            vb, ab = v[b, :s], a[b, :s]
+            if self.cfg.fusion == "early":
+                when = self._time_embedding(x, mod, torch.tensor(lay.slice_idx, device=device), s)  # (s, H)
+                vb = vb + ab.mean(1, keepdim=True) + when[:, None]
+                ab = ab + when[:, None]
+            x = x.masked_scatter((mod == VISION)[:, None], vb.reshape(-1, x.shape[-1]))
+            x = x.masked_scatter((mod == AUDIO)[:, None], ab.reshape(-1, x.shape[-1]))
             labels = torch.where(torch.tensor(lay.is_answer, device=device) & (ids != FEATURE), ids, IGNORE)
             rows.append((x, labels, mod, torch.tensor(lay.slice_idx, device=device)))
         return self._pad(rows, length, pad_left)
+
+    @staticmethod
+    def _time_embedding(x: torch.Tensor, mod: torch.Tensor, slice_idx: torch.Tensor, n: int) -> torch.Tensor:
+        """``(n, H)``: the mean embedding of each slice's time tokens (zeros without a time format)."""
+        is_time = (mod == TIME).float()
+        onehot = torch.nn.functional.one_hot(slice_idx.clamp_min(0), n).float() * is_time[:, None]  # (L, n)
+        return (onehot.T @ x) / onehot.sum(0).clamp_min(1)[:, None]
 
     @staticmethod
     def _pad(rows, length: int, pad_left: bool) -> dict[str, torch.Tensor]:

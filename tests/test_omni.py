@@ -62,3 +62,24 @@ def test_batched_generate_equals_one_by_one(tiny_model, clips):
              for i, s in enumerate(batch["n_slices"])]
     assert together == alone
     assert all(isinstance(t, str) for t in together)
+
+
+def test_early_fusion_adds_audio_and_time_to_each_slice(tiny_model, tiny_tok, clips):
+    """fusion="early": visual token = projected patch + slice's mean audio token + its <t_k> embedding."""
+    from chronus_lab.config import OmniConfig
+    from chronus_lab.omni import OmniModel
+
+    fused = OmniModel(OmniConfig.tiny(fusion="early"), tokenizer=tiny_tok)
+    fused.load_state_dict(tiny_model.state_dict())
+    batch, _ = _batch(fused, [c for c, _ in clips[:2]])
+    e = fused.embed(batch)
+    v, a = fused.vision_proj(batch["vision"]), fused.audio_proj(batch["audio"])
+    emb = fused.llm.get_input_embeddings()
+    when = emb(torch.tensor(tiny_tok.convert_tokens_to_ids([f"<t_{k}>" for k in range(16)])))  # (16, H)
+    for b in range(2):
+        want_v = v[b] + a[b].mean(1, keepdim=True) + when[:, None]
+        torch.testing.assert_close(e["inputs_embeds"][b][e["modality"][b] == VISION], want_v.reshape(-1, v.shape[-1]))
+        want_a = a[b] + when[:, None]
+        torch.testing.assert_close(e["inputs_embeds"][b][e["modality"][b] == AUDIO], want_a.reshape(-1, a.shape[-1]))
+    plain = tiny_model.embed(batch)["inputs_embeds"]
+    assert plain.shape == e["inputs_embeds"].shape  # same layout, only the feature positions change

@@ -30,7 +30,8 @@ def test_overrides_and_clear_errors():
     cfg = TrainConfig.load("tiny-sft", ["lora.r=4", "data.mixture={v2t: 1}", "finetune=full"])
     assert cfg.lora.r == 4 and cfg.data.mixture == {"v2t": 1} and cfg.finetune == "full"
     bad = [(["data.seeds=[1, 1, 2]"], "data.seeds"), (["stage=3"], "stage"), (["lora.rank=4"], "unknown field"),
-           (["data.mixture={zzz: 1}"], "unknown kinds"), (["lr"], "key=value")]
+           (["data.mixture={zzz: 1}"], "unknown kinds"), (["lr"], "key=value"),
+           (["model_overrides={a: 1} lr=2"], "not valid YAML")]
     for over, words in bad:
         with pytest.raises(TrainConfigError, match=words):
             TrainConfig.load("tiny-sft", over)

@@ -174,4 +174,8 @@ def set_path(d: dict, item: str) -> None:
     node = d
     for p in parents:
         node = node.setdefault(p, {})
-    node[last] = yaml.safe_load(value)
+    try:
+        node[last] = yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise TrainConfigError(f"override {item!r}: the value is not valid YAML "
+                               "(quote it, or give one key=value per argument)") from None
