@@ -10,8 +10,9 @@
     chronus-lab bench avace                                   # notebook 06's experiment: attention ± AVACE
     chronus-lab train --config tiny-sft [--set lora.r=4 …]    # Lightning SFT; reruns resume from last.ckpt
     chronus-lab eval --ckpt runs/tiny-sft/checkpoints/last.ckpt   # the table: tasks × metrics + chance rows
-    chronus-lab bench sft                                     # timed tiny SFT + its evaluation table
-    chronus-lab bench lora                                    # LoRA r 4 / 16 / 32 vs full fine-tuning
+    chronus-lab bench sft [--recipe tiny-grounding]           # timed tiny SFT + its evaluation table
+    chronus-lab bench lora [--recipe tiny-grounding]          # LoRA r 4 / 16 / 32 vs full fine-tuning
+    chronus-lab bench probe                                   # linear probes: what the frozen encoders can tell
     chronus-lab info                                          # versions, device, threads
 
 Errors a user can fix (a bad dataset, a bad option) print one line and exit with status 2.
@@ -68,16 +69,21 @@ def _bench(args) -> None:
     elif args.what == "sft":
         from .train.bench import sft
 
-        seconds, ev = sft(overrides=args.set, limit_per_kind=args.limit)
-        print(f"tiny-sft {' '.join(args.set)}: trained in {seconds:.0f} s ({seconds / 60:.1f} min), "
+        seconds, ev = sft(args.recipe, overrides=args.set, limit_per_kind=args.limit)
+        print(f"{args.recipe} {' '.join(args.set)}: trained in {seconds:.0f} s ({seconds / 60:.1f} min), "
               f"torch threads {args.threads}; test split, {len(ev.predictions)} questions")
         print(ev.table())
     elif args.what == "lora":
         from .eval.metrics import format_table
         from .train.bench import lora_ablation
 
-        rows = lora_ablation(overrides=args.set, limit_per_kind=args.limit or 50, log=lambda r: None)
+        rows = lora_ablation(args.recipe, overrides=args.set, limit_per_kind=args.limit or 50, log=lambda r: None)
         print(format_table([{k: f"{v:.3f}" if isinstance(v, float) else v for k, v in r.items()} for r in rows]))
+    elif args.what == "probe":
+        from .eval.metrics import format_table
+        from .eval.probe import run
+
+        print(format_table(run()))
     elif args.what == "cache":
         _bench_cache(args.n)
     elif args.what in ("ot-align", "avace"):
@@ -181,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=_base)
 
     be = sub.add_parser("bench", help="benchmarks and experiments that print their numbers")
-    be.add_argument("what", choices=["timestamps", "cache", "ot", "ot-align", "avace", "sft", "lora"])
+    be.add_argument("what", choices=["timestamps", "cache", "ot", "ot-align", "avace", "sft", "lora", "probe"])
+    be.add_argument("--recipe", default="tiny-sft", help="the training recipe (sft, lora)")
     be.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="recipe overrides (sft, lora)")
     be.add_argument("--limit", type=int, default=None, help="questions per task kind in the evaluation (sft, lora)")
     be.add_argument("--n", type=int, default=1000, help="clips (bench cache)")

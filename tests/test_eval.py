@@ -116,3 +116,15 @@ def test_scores_parse_text_seconds_too():
     task = make_task(clip, "v2t", fmt=fmt)
     assert score("v2t", [task], [task.answer], fmt)["mIoU"] == pytest.approx(1.0)
     assert score("v2t", [task], ["no idea"], fmt)["mIoU"] == 0.0
+
+
+def test_linear_probe_separates_separable_classes_and_not_noise():
+    from chronus_lab.eval.probe import linear_probe
+
+    g = torch.Generator().manual_seed(0)
+    centres = torch.randn(3, 8, generator=g) * 3
+    xs = [centres[i % 3] + 0.3 * torch.randn(8, generator=g) for i in range(120)]
+    ys = [str(i % 3) for i in range(120)]
+    assert linear_probe(xs[:90], ys[:90], xs[90:], ys[90:]) == 1.0
+    noise = [torch.randn(8, generator=g) for _ in range(120)]
+    assert linear_probe(noise[:90], ys[:90], noise[90:], ys[90:]) < 0.7

@@ -4,7 +4,7 @@ import torch
 
 from chronus_lab.train.config import SINGLE_HOP, TrainConfig, TrainConfigError
 from chronus_lab.train.data import EpochSampler, OmniDataModule
-from chronus_lab.train.module import AlignModule, InstructModule, build_module, load_checkpoint
+from chronus_lab.train.module import AlignModule, InstructModule, build_module, load_checkpoint, load_export
 from chronus_lab.train.run import answer_format, fit, prepare
 
 
@@ -18,7 +18,7 @@ def small(tmp_path, **changes) -> TrainConfig:
 
 # --- config ------------------------------------------------------------------------------------
 def test_packaged_recipes_load_and_round_trip(tmp_path):
-    for name in ("tiny-sft", "tiny-align", "full-sft"):
+    for name in ("tiny-sft", "tiny-grounding", "tiny-align", "full-sft"):
         cfg = TrainConfig.load(name)
         back = TrainConfig.load(str(cfg.save(tmp_path / f"{name}.yaml")))
         assert back == cfg
@@ -185,6 +185,9 @@ def test_checkpoint_is_slim_and_reloads_and_adapter_loads_with_peft(tmp_path):
         merged = peft.merge_and_unload()
         out = merged(inputs_embeds=e["inputs_embeds"], attention_mask=e["attention_mask"]).logits
         assert torch.allclose(out, ref, atol=1e-4)
+        # and the one-call loader the notebooks use, with and without merging
+        for merge in (False, True):
+            assert torch.allclose(load_export(run.folder / "export", merge=merge)(batch).logits, ref, atol=1e-4)
 
 
 def test_load_checkpoint_rejects_foreign_files(tmp_path):
@@ -206,3 +209,16 @@ def test_cli_train_then_eval(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "trained in" in text and "chance" in text and "implicit (a2v+v2a)" in text
     assert main(["train", "--config", "tiny-sft", "--set", "stage=9"]) == 2
+
+
+def test_bench_sft_and_lora_ablation_print_their_tables(capsys):
+    from chronus_lab.cli import main
+
+    tiny = ["data.n_train=4", "data.n_val=2", "data.n_test=2", "data.tasks_per_clip=2", "data.batch_size=4",
+            "max_epochs=1"]
+    assert main(["bench", "sft", "--recipe", "tiny-grounding", "--set", *tiny, "--limit", "2"]) == 0
+    assert main(["bench", "lora", "--recipe", "tiny-grounding", "--set", *tiny, "--limit", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "tiny-grounding" in text and "trained in" in text and "explicit (v2t+a2t)" in text
+    for row in ("LoRA r=4", "LoRA r=16", "LoRA r=32", "full fine-tuning", "chance"):
+        assert row in text

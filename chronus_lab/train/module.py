@@ -186,3 +186,24 @@ def load_checkpoint(path) -> OmniModule:
     module = build_module(TrainConfig.from_dict(ckpt[CONFIG_KEY], where=str(path)))
     module.load_state_dict(ckpt["state_dict"], strict=False)
     return module.eval()
+
+
+def load_export(folder, merge: bool = False) -> OmniModel:
+    """An ``export/`` folder → a ready ``OmniModel`` for inference: base models from the config,
+    projectors from safetensors, the LoRA adapter with PEFT (``merge=True`` folds it into the weights)."""
+    from peft import PeftModel
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    if not (folder / "config.yaml").exists():
+        raise FileNotFoundError(f"{folder} is not an export folder (no config.yaml): pass <run>/export")
+    cfg = TrainConfig.load(str(folder / "config.yaml"))
+    model = OmniModel(omni_config(cfg))
+    proj = load_file(folder / "projectors.safetensors")
+    for name in ("vision_proj", "audio_proj"):
+        getattr(model, name).load_state_dict({k.split(".", 1)[1]: v for k, v in proj.items() if k.startswith(name + ".")})
+    if (folder / "adapter").is_dir():
+        model.llm = PeftModel.from_pretrained(model.llm, folder / "adapter")
+        if merge:
+            model.llm = model.llm.merge_and_unload()
+    return model.eval()
