@@ -106,7 +106,7 @@ def test_stage1_trains_projectors_and_avace_only_and_sums_three_losses(tmp_path)
     parts = m.losses(_batch(tmp_path, m))
     assert all(torch.isfinite(v) for v in parts.values())
     assert parts["ot"] > 0 and parts["avace"] > 0
-    v = {k: float(t) for k, t in parts.items()}
+    v = {k: float(t.detach()) for k, t in parts.items()}
     assert v["loss"] == pytest.approx(v["lm"] + 0.01 * v["ot"] + 0.2 * v["avace"], rel=1e-5)
     parts["loss"].backward()
     for name in ("vision_proj", "audio_proj"):
