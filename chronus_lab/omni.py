@@ -84,6 +84,14 @@ class OmniModel(nn.Module):
                                           cfg.audio_tokens, grid=False)
         self.time_format = None if cfg.time_format == "none" else time_format(cfg.time_format, cfg.slice_s)
 
+    @property
+    def answer_format(self):
+        """How answers write times: the input's own format, or text seconds when the input has none
+        (a model without time tokens must still be able to state a span)."""
+        from .timestamps import TextTime
+
+        return self.time_format or TextTime(slice_s=self.cfg.slice_s)
+
     # --- inputs ----------------------------------------------------------------------------------
     def layouts(self, batch: dict) -> list:
         n = len(batch["questions"])

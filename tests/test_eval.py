@@ -128,3 +128,27 @@ def test_linear_probe_separates_separable_classes_and_not_noise():
     assert linear_probe(xs[:90], ys[:90], xs[90:], ys[90:]) == 1.0
     noise = [torch.randn(8, generator=g) for _ in range(120)]
     assert linear_probe(noise[:90], ys[:90], noise[90:], ys[90:]) < 0.7
+
+
+def test_span_predictions_put_each_answer_on_its_event_row(split):
+    from chronus_lab.eval.harness import span_predictions
+
+    dataset, fmt = split
+    oracle = evaluate(Scripted(dataset, lambda t: t.answer), dataset, [t for _, t in dataset.tasks], fmt)
+    rows = span_predictions(oracle, dataset.clips, fmt)
+    assert rows
+    for ci, spans in rows.items():
+        clip = dataset.clips[ci]
+        for label, span in spans.items():
+            ev = next(e for e in clip.events if label in (e.object, e.sound))
+            assert span == pytest.approx(ev.span)
+
+
+def test_probe_rows_count_single_label_slices():
+    from chronus_lab.eval.probe import run
+
+    rows = run(n_train=4, n_test=3)
+    assert [r["features"].split()[0] for r in rows] == ["vision", "audio"]
+    for r in rows:
+        assert r["train slices"] > 0 and r["test slices"] > 0 and 0.0 <= r["probe acc"] <= 1.0
+        assert r["chance"] == round(1 / r["classes"], 3)

@@ -5,7 +5,7 @@ import torch
 from chronus_lab.train.config import SINGLE_HOP, TrainConfig, TrainConfigError
 from chronus_lab.train.data import EpochSampler, OmniDataModule
 from chronus_lab.train.module import AlignModule, InstructModule, build_module, load_checkpoint, load_export
-from chronus_lab.train.run import answer_format, fit, prepare
+from chronus_lab.train.run import fit, prepare
 
 
 def small(tmp_path, **changes) -> TrainConfig:
@@ -52,9 +52,9 @@ def test_splits_are_disjoint_deterministic_and_follow_the_mixture(tmp_path, modu
 
     cfg = small(tmp_path).replace()
     cfg.data.mixture = {"v2t": 1.0, "a2v": 1.0}
-    dm = OmniDataModule(cfg, module.model.encoders, answer_format(module))
+    dm = OmniDataModule(cfg, module.model.encoders, module.model.answer_format)
     dm.setup(None)
-    again = OmniDataModule(cfg, module.model.encoders, answer_format(module))
+    again = OmniDataModule(cfg, module.model.encoders, module.model.answer_format)
     again.setup("fit")
     assert [t.to_dict() for _, t in dm.splits["train"].tasks] == [t.to_dict() for _, t in again.splits["train"].tasks]
     assert {t.kind for _, t in dm.splits["train"].tasks} == {"v2t", "a2v"}
@@ -82,7 +82,7 @@ def test_epoch_sampler_orders_by_seed_and_epoch_and_runs_a_curriculum():
 def test_curriculum_epochs_train_on_single_hop_only(tmp_path, module):
     cfg = small(tmp_path)
     cfg.data.curriculum_epochs = 1
-    dm = OmniDataModule(cfg, module.model.encoders, answer_format(module))
+    dm = OmniDataModule(cfg, module.model.encoders, module.model.answer_format)
     dm.setup("fit")
     loader = dm.train_dataloader()
     kinds = {t.kind for b in loader for t in b["tasks"]}
@@ -93,7 +93,7 @@ def test_curriculum_epochs_train_on_single_hop_only(tmp_path, module):
 
 # --- stages ------------------------------------------------------------------------------------
 def _batch(tmp_path, m):
-    dm = OmniDataModule(small(tmp_path), m.model.encoders, answer_format(m))
+    dm = OmniDataModule(small(tmp_path), m.model.encoders, m.model.answer_format)
     dm.setup("fit")
     return next(iter(dm.train_dataloader()))
 
@@ -188,6 +188,18 @@ def test_checkpoint_is_slim_and_reloads_and_adapter_loads_with_peft(tmp_path):
         # and the one-call loader the notebooks use, with and without merging
         for merge in (False, True):
             assert torch.allclose(load_export(run.folder / "export", merge=merge)(batch).logits, ref, atol=1e-4)
+
+
+def test_stage2_starts_from_stage1_projectors(tmp_path):
+    """init_from: the stage-1 checkpoint's projectors are stage 2's starting point; the LLM keeps its base."""
+    stage1 = fit(prepare(small(tmp_path / "s1", stage=1, max_epochs=1), quiet=True))
+    run = prepare(small(tmp_path / "s2", init_from=str(stage1.last)), quiet=True)
+    for name in ("vision_proj", "audio_proj"):
+        a, b = getattr(stage1.module.model, name).state_dict(), getattr(run.module.model, name).state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    fresh = prepare(small(tmp_path / "s3"), quiet=True)
+    assert not torch.equal(fresh.module.model.vision_proj.state_dict()["fc1.weight"],
+                           run.module.model.vision_proj.state_dict()["fc1.weight"])
 
 
 def test_load_checkpoint_rejects_foreign_files(tmp_path):

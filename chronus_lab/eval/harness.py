@@ -115,6 +115,16 @@ def predict(model, dataset, batch_size: int = 32, limit_per_kind: int | None = N
     return out
 
 
+def span_predictions(ev: Evaluation, clips: list, fmt, kinds=("v2t", "a2t")) -> dict[int, dict]:
+    """``{clip index: {object or sound: predicted span}}`` for drawing answers on a clip's timeline."""
+    out: dict[int, dict] = {}
+    for p in ev.predictions:
+        if p.task.kind in kinds and (span := fmt.parse_span(p.text)) is not None:
+            event = next(e for e in clips[p.clip_index].events if e.id == p.task.target["event"])
+            out.setdefault(p.clip_index, {})[event.object if p.task.kind == "v2t" else event.sound] = span
+    return out
+
+
 def evaluate(model, dataset, train_tasks: list[Task], fmt, batch_size: int = 32,
              limit_per_kind: int | None = None) -> Evaluation:
     """Predict, score per kind and per headline group, with a chance row under each."""
@@ -127,19 +137,15 @@ def evaluate(model, dataset, train_tasks: list[Task], fmt, batch_size: int = 32,
     for kind, ps in by_kind.items():
         durations = [dataset.clips[p.clip_index].duration for p in ps]
         chance_text[kind] = chance_answers(kind, [p.task for p in ps], durations, train_tasks, fmt)
-    order = [k for k in (*SPAN_KINDS, *LABEL_KINDS, "arig", "avfc", "avcap") if k in by_kind]
-    for name, kinds in GROUPS.items():
-        kinds = [k for k in kinds if k in by_kind]
-        if kinds:
-            order.insert(0, (name, kinds))
-    for entry in order:
-        name, kinds = entry if isinstance(entry, tuple) else (entry, [entry])
-        ps = [p for k in kinds for p in by_kind[k]]
-        kind = kinds[0]
-        model_m = score(kind, [p.task for p in ps], [p.text for p in ps], fmt)
-        chance_m = score(kind, [p.task for p in ps], [t for k in kinds for t in chance_text[k]], fmt)
+    kinds = [k for k in (*SPAN_KINDS, *LABEL_KINDS, "arig", "avfc", "avcap") if k in by_kind]
+    groups = [(name, [k for k in ks if k in by_kind]) for name, ks in GROUPS.items()]
+    for name, members in [(n, ks) for n, ks in groups if ks] + [(k, [k]) for k in kinds]:
+        ps = [p for k in members for p in by_kind[k]]
+        tasks = [p.task for p in ps]
+        model_m = score(members[0], tasks, [p.text for p in ps], fmt)
+        chance_m = score(members[0], tasks, [t for k in members for t in chance_text[k]], fmt)
         for who, m in (("model", model_m), ("chance", chance_m)):
             ev.rows.append({"task": name, "who": who, "n": len(ps),
-                            **{c: (f"{m[c]:.3f}" if c != "BLEU-4" else f"{m[c]:.1f}") if c in m else "-"
+                            **{c: (f"{m[c]:.1f}" if c == "BLEU-4" else f"{m[c]:.3f}") if c in m else "-"
                                for c in COLUMNS}})
     return ev

@@ -18,7 +18,7 @@ import torch
 
 from ..config import OmniConfig
 from ..omni import OmniModel, collate
-from ..train.quick import _fmt, filler, fit, task_batches
+from ..train.quick import filler, fit, task_batches
 from ..world import WorldConfig, make_clip, make_task
 from .metrics import mean_iou, recall_at
 
@@ -36,7 +36,7 @@ def evaluate(model: OmniModel, items: list, prefix_words: int, seed: int = 99) -
     import random
 
     rng = random.Random(seed)
-    fmt = model.time_format or _fmt(model)
+    fmt = model.answer_format
     spans, truths, right, n_t2v = [], [], 0, 0
     for kind in KINDS:
         tasks = [(f, make_task(c, kind, seed=seed, fmt=fmt)) for c, f in items]

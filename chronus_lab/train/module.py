@@ -101,6 +101,8 @@ class OmniModule(L.LightningModule):
 
     def load_trainable(self, path) -> list[str]:
         """Start from another run's trainable weights (e.g. stage 1 → stage 2); returns what loaded."""
+        if not Path(path).exists():
+            raise FileNotFoundError(f"init_from: no checkpoint at {path} (e.g. runs/tiny-align/checkpoints/last.ckpt)")
         state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
         mine = self.state_dict()
         loaded = {k: v for k, v in state.items() if k in mine and mine[k].shape == v.shape}

@@ -23,7 +23,7 @@ def task_batches(model: OmniModel, items: list, kinds: tuple, batch_size: int, s
     step = 0
     while True:
         picks = [items[rng.randrange(len(items))] for _ in range(batch_size)]
-        tasks = [make_task(c, rng.choice(kinds), seed=seed + step, fmt=model.time_format or _fmt(model))
+        tasks = [make_task(c, rng.choice(kinds), seed=seed + step, fmt=model.answer_format)
                  for c, _ in picks]
         pairs = [(f, t) for (_, f), t in zip(picks, tasks) if t is not None]
         batch = collate([f for f, _ in pairs], [t.question for _, t in pairs], [t.answer for _, t in pairs])
@@ -31,13 +31,6 @@ def task_batches(model: OmniModel, items: list, kinds: tuple, batch_size: int, s
         batch["tasks"] = [t for _, t in pairs]
         step += 1
         yield batch
-
-
-def _fmt(model: OmniModel):
-    """Without a time representation in the input, answers still need one: text seconds."""
-    from ..timestamps import TextTime
-
-    return TextTime(slice_s=model.cfg.slice_s)
 
 
 def filler(n: int) -> str:

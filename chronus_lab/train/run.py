@@ -23,7 +23,6 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
 from ..hub import quiet_transformers
-from ..timestamps import TextTime
 from .config import TrainConfig
 from .data import OmniDataModule
 from .module import OmniModule, build_module
@@ -41,12 +40,6 @@ class Run:
         return self.folder / "checkpoints" / "last.ckpt"
 
 
-def answer_format(module: OmniModule):
-    """How times are written in answers: the model's own format, or text seconds without one."""
-    m = module.model
-    return m.time_format or TextTime(slice_s=m.cfg.slice_s)
-
-
 def prepare(cfg: TrainConfig, quiet: bool = False) -> Run:
     """Build everything a run needs (no training yet): what the notebook steps through."""
     warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")  # the frozen encoders, on purpose
@@ -57,7 +50,7 @@ def prepare(cfg: TrainConfig, quiet: bool = False) -> Run:
     module = build_module(cfg)
     if cfg.init_from:
         module.load_trainable(cfg.init_from)
-    data = OmniDataModule(cfg, module.model.encoders, answer_format(module))
+    data = OmniDataModule(cfg, module.model.encoders, module.model.answer_format)
     folder = Path(cfg.out)
     checkpoints = ModelCheckpoint(dirpath=folder / "checkpoints", monitor="val/loss", mode="min",
                                   save_last=True, save_top_k=1, every_n_epochs=1,
@@ -93,7 +86,7 @@ def evaluate_module(module: OmniModule, data: OmniDataModule | None = None, spli
     """The evaluation table of a trained module on one split (chance rows from the training answers)."""
     from ..eval.harness import evaluate
 
-    fmt = answer_format(module)
+    fmt = module.model.answer_format
     data = data or OmniDataModule(module.cfg, module.model.encoders, fmt)
     for needed in ("train", split):
         if needed not in data.splits:
