@@ -8,14 +8,17 @@
     chronus-lab bench ot [--threads 2]                        # batched Sinkhorn vs a loop of POT calls
     chronus-lab bench ot-align                                # notebook 05's experiment: LM loss ± AVOpT
     chronus-lab bench avace                                   # notebook 06's experiment: attention ± AVACE
-    chronus-lab train --config tiny-sft [--set lora.r=4 …]    # Lightning SFT; reruns resume from last.ckpt
+    chronus-lab train --config tiny-sft [--set lora.r=4 …]    # Lightning SFT; a rerun of the same config resumes
     chronus-lab eval --ckpt runs/tiny-sft/checkpoints/last.ckpt   # the table: tasks × metrics + chance rows
     chronus-lab bench sft [--recipe tiny-grounding]           # timed tiny SFT + its evaluation table
     chronus-lab bench lora [--recipe tiny-grounding]          # LoRA r 4 / 16 / 32 vs full fine-tuning
     chronus-lab bench probe                                   # linear probes: what the frozen encoders can tell
     chronus-lab info                                          # versions, device, threads
 
-Errors a user can fix (a bad dataset, a bad option) print one line and exit with status 2.
+Errors a user can fix (``errors.ChronusError``: a bad dataset, a bad option, weights not on this
+machine, a checkpoint that does not fit) print one line and exit with status 2; any other exception
+is a bug and keeps its traceback. ``bench`` finds experiments by name in ``experiments.REGISTRY``.
+The top layer: it may import every other.
 """
 from __future__ import annotations
 
@@ -49,82 +52,22 @@ def _check(args) -> None:
 
 
 def _base(args) -> None:
-    from .base import BaseRecipe, make_base_models
     from .setup import setup
+    from .train.base import BaseRecipe, make_base_models
 
     setup(seed=0, threads=args.threads, quiet=True)
     make_base_models(args.out, BaseRecipe.quick() if args.quick else BaseRecipe())
 
 
 def _bench(args) -> None:
+    from .eval.metrics import format_table
+    from .experiments import run
     from .setup import setup
 
     setup(seed=0, threads=args.threads, quiet=True)
-    if args.what == "timestamps":
-        from .eval.metrics import format_table
-        from .eval.time_experiment import run
-
-        rows = run(steps=args.steps or 500, n_train=args.n_train, n_test=args.n_test, log=lambda r: None)
-        print(format_table(rows))
-    elif args.what == "sft":
-        from .train.bench import sft
-
-        seconds, ev = sft(args.recipe, overrides=args.set, limit_per_kind=args.limit)
-        print(f"{args.recipe} {' '.join(args.set)}: trained in {seconds:.0f} s ({seconds / 60:.1f} min), "
-              f"torch threads {args.threads}; test split, {len(ev.predictions)} questions")
-        print(ev.table())
-    elif args.what == "lora":
-        from .eval.metrics import format_table
-        from .train.bench import lora_ablation
-
-        rows = lora_ablation(args.recipe, overrides=args.set, limit_per_kind=args.limit or 50, log=lambda r: None)
-        print(format_table([{k: f"{v:.3f}" if isinstance(v, float) else v for k, v in r.items()} for r in rows]))
-    elif args.what == "probe":
-        from .eval.metrics import format_table
-        from .eval.probe import run
-
-        print(format_table(run()))
-    elif args.what == "cache":
-        _bench_cache(args.n)
-    elif args.what in ("ot-align", "avace"):
-        from .eval.metrics import format_table
-
-        if args.what == "ot-align":
-            from .align.ot_experiment import run
-
-            print(format_table(run(steps=args.steps or 200, log=lambda r: None)))
-        else:
-            from .align.experiment import run
-
-            print(format_table(run(steps=args.steps or 300, log=lambda r: None)[0]))
-    elif args.what == "ot":
-        import torch
-
-        from .align.bench import bench_ot
-        from .eval.metrics import format_table
-
-        print(f"B=64, 196 × 64 tokens, width 512, eps 0.05, 100 iterations; torch threads {torch.get_num_threads()}")
-        print(format_table(bench_ot()))
-
-
-def _bench_cache(n: int) -> None:
-    """Feature extraction for n clips through the cache: a computing pass, then a reading pass."""
-    import tempfile
-
-    from .config import OmniConfig
-    from .encoders import Encoders, FeatureCache
-    from .world import WorldConfig, make_clip
-
-    clips = [make_clip(WorldConfig.tiny(), 0, i) for i in range(n)]
-    with tempfile.TemporaryDirectory() as root:
-        cache = FeatureCache(root, Encoders(OmniConfig.tiny()))
-        for name in ("compute + write", "read back"):
-            t0 = time.perf_counter()
-            for c in clips:
-                cache(c)
-            dt = time.perf_counter() - t0
-            print(f"{name:>16}: {n} clips in {dt:6.1f} s ({1000 * dt / n:.1f} ms/clip); "
-                  f"hits {cache.hits}, misses {cache.misses}")
+    rows = run(args.what, recipe=args.recipe, overrides=args.set, limit_per_kind=args.limit, n=args.n,
+               steps=args.steps, n_train=args.n_train, n_test=args.n_test)
+    print(format_table(rows))
 
 
 def _train(args) -> None:
@@ -149,9 +92,11 @@ def _eval(args) -> None:
 
     setup(seed=0, threads=args.threads, quiet=True)
     module = load_checkpoint(args.ckpt)
+    at = module.loaded_from
     t0 = time.perf_counter()
     ev = evaluate_module(module, split=args.split, limit_per_kind=args.limit)
-    print(f"{args.ckpt}: {args.split} split, {len(ev.predictions)} questions, {time.perf_counter() - t0:.0f} s")
+    print(f"{args.ckpt} (epoch {at['epoch']}, step {at['global_step']}): {args.split} split, "
+          f"{len(ev.predictions)} questions, {time.perf_counter() - t0:.0f} s")
     print(ev.table())
 
 
@@ -186,15 +131,19 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=int, default=1)
     b.set_defaults(func=_base)
 
-    be = sub.add_parser("bench", help="benchmarks and experiments that print their numbers")
-    be.add_argument("what", choices=["timestamps", "cache", "ot", "ot-align", "avace", "sft", "lora", "probe"])
-    be.add_argument("--recipe", default="tiny-sft", help="the training recipe (sft, lora)")
+    from .experiments import REGISTRY
+
+    be = sub.add_parser("bench", help="benchmarks and experiments that print their numbers",
+                        description="\n".join(f"{k:>10}: {v[1]}" for k, v in REGISTRY.items()),
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    be.add_argument("what", choices=list(REGISTRY), help="the experiment (listed above)")
+    be.add_argument("--recipe", default=None, help="the training recipe (sft, lora; default tiny-sft)")
     be.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="recipe overrides (sft, lora)")
     be.add_argument("--limit", type=int, default=None, help="questions per task kind in the evaluation (sft, lora)")
-    be.add_argument("--n", type=int, default=1000, help="clips (bench cache)")
-    be.add_argument("--steps", type=int, default=None, help="training steps (experiments)")
-    be.add_argument("--n-train", type=int, default=400)
-    be.add_argument("--n-test", type=int, default=100)
+    be.add_argument("--n", type=int, default=None, help="clips (cache; default 1000)")
+    be.add_argument("--steps", type=int, default=None, help="training steps (experiments; each has its default)")
+    be.add_argument("--n-train", type=int, default=None, help="training clips (experiments; each has its default)")
+    be.add_argument("--n-test", type=int, default=None, help="test clips (experiments; each has its default)")
     be.add_argument("--threads", type=int, default=1)
     be.set_defaults(func=_bench)
 
@@ -219,12 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from .world import ConfigError, WorldFormatError
+    from .errors import ChronusError
 
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
-    except (WorldFormatError, ConfigError, FileExistsError, FileNotFoundError, ValueError) as e:
+    except ChronusError as e:  # a problem the user can fix: one line. Anything else is a bug: traceback.
         print(f"chronus-lab {args.command}: error: {e}", file=sys.stderr)
         return 2
     return 0

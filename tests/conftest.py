@@ -25,8 +25,8 @@ def clips(cfg):
 @pytest.fixture(scope="session")
 def tiny_tok():
     """The shipped tiny tokenizer (assets/tiny), as the notebooks load it."""
-    from chronus_lab.config import OmniConfig
-    from chronus_lab.tokenizer import load_tokenizer
+    from chronus_lab.model.config import OmniConfig
+    from chronus_lab.model.tokenizer import load_tokenizer
 
     return load_tokenizer(OmniConfig.tiny().tokenizer)
 
@@ -35,8 +35,8 @@ def tiny_tok():
 def tiny_model(tiny_tok):
     import torch
 
-    from chronus_lab.config import OmniConfig
-    from chronus_lab.omni import OmniModel
+    from chronus_lab.model.config import OmniConfig
+    from chronus_lab.model.omni import OmniModel
 
     torch.manual_seed(0)
     return OmniModel(OmniConfig.tiny(), tokenizer=tiny_tok)

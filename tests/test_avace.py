@@ -1,9 +1,10 @@
 """AVACE: the released map is constant (no gradient), ours varies and trains; masks and boxes."""
+import pytest
 import torch
 from torch import nn
 
-from chronus_lab.align.avace import (AudioToPatchAttention, avace_loss, box_iou, box_mask, mass_inside,
-                                     peak_box, released_code_map, released_code_total, total_loss)
+from chronus_lab.align.avace import (AudioToPatchAttention, avace_loss, box_mask, mass_inside, peak_box,
+                                     released_code_map, released_code_total, total_loss)
 
 
 def test_released_code_map_is_constant_and_gives_no_gradient():
@@ -53,25 +54,39 @@ def test_box_mask_handles_partial_cover():
     assert torch.equal(full, torch.ones(1, 64))
 
 
-def test_peak_box_and_iou():
+def test_peak_box():
     a = torch.zeros(1, 16)
     a[0, 5] = a[0, 6] = 1.0  # row 1, columns 1–2 of a 4×4 grid
     torch.testing.assert_close(peak_box(a, 4), torch.tensor([[0.25, 0.25, 0.75, 0.5]]))
-    b = torch.tensor([[0.0, 0.0, 0.5, 0.5]])
-    torch.testing.assert_close(box_iou(b, b), torch.tensor([1.0]))
-    torch.testing.assert_close(box_iou(b, torch.tensor([[0.25, 0.0, 0.75, 0.5]])), torch.tensor([1 / 3]))
+
+
+def test_box_mask_equals_the_share_of_pixels_each_patch_has_inside_the_box():
+    """Independent path: rasterise the box on a fine pixel grid and count pixels per patch."""
+    g = torch.Generator().manual_seed(0)
+    res, grid = 64, 8  # 64 px → 8×8 patches of 8 px; box edges on the pixel grid so counts are exact
+    for _ in range(20):
+        x0, x1 = sorted(torch.randint(0, res + 1, (2,), generator=g).tolist())
+        y0, y1 = sorted(torch.randint(0, res + 1, (2,), generator=g).tolist())
+        pixels = torch.zeros(res, res)
+        pixels[y0:y1, x0:x1] = 1
+        per_patch = pixels.view(grid, res // grid, grid, res // grid).sum((1, 3)).flatten() / (res // grid) ** 2
+        box = torch.tensor([[x0, y0, x1, y1]], dtype=torch.float64) / res
+        torch.testing.assert_close(box_mask(box, grid)[0], per_patch.double())
 
 
 def test_losses_are_summed_not_overwritten():
-    lm, ot, av = torch.tensor(1.0), torch.tensor(2.0), torch.tensor(3.0)
-    assert total_loss(lm, ot, av) == 1.0 + 0.01 * 2.0 + 0.2 * 3.0
-    assert released_code_total(lm, ot, av) == 1.0 + 0.2 * 3.0  # the OT term is lost
+    """Behaviour, not the formula: each term must send its weight back as gradient."""
+    for fn, w_ot_seen in ((total_loss, 0.01), (released_code_total, 0.0)):
+        lm, ot, av = (torch.tensor(v, requires_grad=True) for v in (1.0, 2.0, 3.0))
+        fn(lm, ot, av, w_ot=0.01, w_avace=0.2).backward()
+        assert lm.grad == 1.0 and av.grad == pytest.approx(0.2)
+        assert (0.0 if ot.grad is None else float(ot.grad)) == pytest.approx(w_ot_seen)  # released: OT lost
 
 
 def test_world_experiment_moves_attention_into_the_sounding_box():
-    from chronus_lab.align.experiment import run
+    from chronus_lab.experiments.avace_attention import train_attention
 
-    rows, losses, _, _ = run(n_train=20, n_test=10, steps=60, log=lambda r: None)
+    rows, losses, _, _ = train_attention(n_train=20, n_test=10, steps=60, log=lambda r: None)
     untrained, trained = rows
     assert trained["mass inside box"] > untrained["mass inside box"] + 0.05
     assert trained["mass inside box"] > 2 * trained["chance (box share)"]

@@ -4,8 +4,8 @@ import json
 import pytest
 import torch
 
-from chronus_lab.base import BaseRecipe, make_base_models
-from chronus_lab.config import ASSETS, OmniConfig
+from chronus_lab.train.base import BaseRecipe, make_base_models
+from chronus_lab.model.config import ASSETS, OmniConfig
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def test_quick_recipe_learns(quick):
 def test_output_loads_as_the_tiny_config(quick):
     out, _ = quick
     assert sorted(p.name for p in out.iterdir()) == ["clap", "clip", "llm", "manifest.json", "tokenizer"]
-    from chronus_lab.omni import OmniModel
+    from chronus_lab.model.omni import OmniModel
 
     cfg = OmniConfig.tiny()
     for spec, name in ((cfg.vision, "clip"), (cfg.audio, "clap"), (cfg.llm, "llm")):

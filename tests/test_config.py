@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from chronus_lab.config import OmniConfig, OmniConfigError
-from chronus_lab.encoders import build_encoder
-from chronus_lab.hub import WeightsNotAvailable
-from chronus_lab.omni import OmniModel, build_llm
+from chronus_lab.model.config import OmniConfig, OmniConfigError
+from chronus_lab.model.encoders import build_encoder
+from chronus_lab.model.hub import WeightsNotAvailable
+from chronus_lab.model.omni import OmniModel, build_llm
 
 
 def _n(m):

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from chronus_lab.config import OmniConfig
-from chronus_lab.encoders import (CLIP_MEAN, Encoders, FeatureCache, build_encoder, log_mel, pixel_values)
+from chronus_lab.model.config import OmniConfig
+from chronus_lab.model.encoders import (CLIP_MEAN, Encoders, FeatureCache, build_encoder, log_mel, pixel_values)
 from chronus_lab.world import WorldConfig, make_clip
 
 
@@ -47,7 +47,7 @@ def test_clap_audio_model_from_a_clap_checkpoint_loads_nothing(tmp_path):
     """The pitfall: ClapAudioModel.from_pretrained silently keeps random weights; ours does not."""
     from transformers import ClapAudioModel
 
-    from chronus_lab.hub import quiet_transformers
+    from chronus_lab.model.hub import quiet_transformers
 
     spec = OmniConfig.tiny().audio
     ours = build_encoder(spec)  # ClapModel(...).audio_model from assets/tiny/clap

@@ -6,7 +6,7 @@ import torch
 
 from chronus_lab.eval import metrics as M
 from chronus_lab.eval.harness import chance_answers, evaluate, score
-from chronus_lab.timestamps import TextTime, TokenTime
+from chronus_lab.model.timestamps import TextTime, TokenTime
 from chronus_lab.train.data import TaskDataset, eval_tasks
 from chronus_lab.world import WorldConfig, make_clip, make_task
 
@@ -94,19 +94,30 @@ def test_oracle_scores_perfectly_and_nonsense_scores_zero(split):
     assert {r["who"] for r in oracle.rows} == {"model", "chance"}
 
 
-def test_chance_rows_use_training_priors(split):
+def test_chance_rows_come_from_training_answers_never_from_test_answers(split):
+    """Training and test priors are made to disagree; chance must follow training only."""
+    from chronus_lab.world.tasks import Task
+
     dataset, fmt = split
-    tasks = [t for _, t in dataset.tasks]
-    avfc = [t for t in tasks if t.kind == "avfc"]
-    majority = max(("true", "false"), key=[t.answer for t in avfc].count)
-    assert set(chance_answers("avfc", avfc, [8.0] * len(avfc), tasks, fmt)) == {majority}
-    spans = [t for t in tasks if t.kind == "v2t"]
-    lengths = {round(t.target["span"][1] - t.target["span"][0], 3) for t in spans}
-    for text in chance_answers("v2t", spans, [8.0] * len(spans), tasks, fmt, seed=3):
+    tests = [t for _, t in dataset.tasks]
+    avfc = [t for t in tests if t.kind == "avfc"]
+    test_majority = max(("true", "false"), key=[t.answer for t in avfc].count)
+    other = "false" if test_majority == "true" else "true"
+    train = [Task(0, "avfc", "q", other, {}) for _ in range(3)]  # training says the other answer
+    train += [Task(0, "v2t", "q", fmt.span(0.0, 2.5), {"span": [0.0, 2.5]})]  # one training length: 2.5 s
+    assert set(chance_answers("avfc", avfc, [8.0] * len(avfc), train, fmt)) == {other}
+    spans = [t for t in tests if t.kind == "v2t"]
+    for text in chance_answers("v2t", spans, [8.0] * len(spans), train, fmt, seed=3):
         s, e = fmt.parse_span(text)
-        assert 0 <= s < e <= 8.0 and round(e - s, 3) in lengths  # a prior length, inside the clip
-    # a random span scores well below a perfect one but is not zero on average
-    m = score("v2t", spans, chance_answers("v2t", spans, [8.0] * len(spans), tasks, fmt), fmt)
+        assert 0 <= s < e <= 8.0 and e - s == pytest.approx(2.5)  # the training length, not the test ones
+    # a kind never trained: spans from the uniform prior (any length), labels have no chance value
+    uniform = {round(e - s, 3) for s, e in map(fmt.parse_span, chance_answers("igatl", spans, [8.0] * len(spans), [], fmt))}
+    assert len(uniform) > 3
+    assert chance_answers("a2v", avfc, [8.0] * len(avfc), train, fmt) == [None] * len(avfc)
+    ev = evaluate(Scripted(dataset, lambda t: t.answer), dataset, train, fmt)
+    assert math.isnan(ev.value("a2v", "chance", "acc")) and "-" in ev.table()
+    # a random span of a training length scores well below a perfect one but not zero on average
+    m = score("v2t", spans, chance_answers("v2t", spans, [8.0] * len(spans), train, fmt), fmt)
     assert 0.0 < m["mIoU"] < 0.6
 
 
@@ -119,7 +130,7 @@ def test_scores_parse_text_seconds_too():
 
 
 def test_linear_probe_separates_separable_classes_and_not_noise():
-    from chronus_lab.eval.probe import linear_probe
+    from chronus_lab.experiments.probe import linear_probe
 
     g = torch.Generator().manual_seed(0)
     centres = torch.randn(3, 8, generator=g) * 3
@@ -145,7 +156,7 @@ def test_span_predictions_put_each_answer_on_its_event_row(split):
 
 
 def test_probe_rows_count_single_label_slices():
-    from chronus_lab.eval.probe import run
+    from chronus_lab.experiments.probe import run
 
     rows = run(n_train=4, n_test=3)
     assert [r["features"].split()[0] for r in rows] == ["vision", "audio"]

@@ -1,10 +1,10 @@
 """Notebook 04's experiment runs end to end (tiny budget) and its training lowers the loss."""
 import torch
 
-from chronus_lab.config import OmniConfig
-from chronus_lab.eval.time_experiment import KINDS, features, run
-from chronus_lab.omni import OmniModel
-from chronus_lab.train.quick import fit, task_batches
+from chronus_lab.model.config import OmniConfig
+from chronus_lab.experiments.timestamps import KINDS, features, run
+from chronus_lab.model.omni import OmniModel
+from chronus_lab.train.loop import fit_model, task_batches
 from chronus_lab.world import WorldConfig
 
 
@@ -23,5 +23,5 @@ def test_fit_lowers_the_loss_and_prefixes_shift_the_clip():
     b = next(batches)
     starts = [lay.slice_idx.index(0) for lay in model.layouts(b)]
     assert len(set(starts)) > 1  # the clip starts at different positions
-    losses = fit(model, batches, steps=30, lr=2e-3)
+    losses = fit_model(model, batches, steps=30, lr=2e-3)
     assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 0.5

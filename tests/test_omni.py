@@ -1,8 +1,8 @@
 """The Omni model: features land where the layout says, labels mask all but the answer, generate works."""
 import torch
 
-from chronus_lab.omni import IGNORE, collate
-from chronus_lab.timestamps import AUDIO, VISION, TokenTime
+from chronus_lab.model.omni import IGNORE, collate
+from chronus_lab.model.timestamps import AUDIO, VISION, TokenTime
 from chronus_lab.world import WorldConfig, make_clip, make_tasks
 
 
@@ -66,8 +66,8 @@ def test_batched_generate_equals_one_by_one(tiny_model, clips):
 
 def test_early_fusion_adds_audio_and_time_to_each_slice(tiny_model, tiny_tok, clips):
     """fusion="early": visual token = projected patch + slice's mean audio token + its <t_k> embedding."""
-    from chronus_lab.config import OmniConfig
-    from chronus_lab.omni import OmniModel
+    from chronus_lab.model.config import OmniConfig
+    from chronus_lab.model.omni import OmniModel
 
     fused = OmniModel(OmniConfig.tiny(fusion="early"), tokenizer=tiny_tok)
     fused.load_state_dict(tiny_model.state_dict())

@@ -106,7 +106,7 @@ def test_uniform_weights():
 
 
 def test_world_alignment_experiment_runs():
-    from chronus_lab.align.ot_experiment import run
+    from chronus_lab.experiments.ot_align import run
 
     rows = run(weights=(0.0, 0.1), steps=2, n_train=4, n_test=12, log=lambda r: None)
     assert [r["OT weight"] for r in rows] == [0.0, 0.1]

@@ -51,3 +51,18 @@ def test_readme_quick_start_is_the_makefile():
     for target in ("lab", "test", "notebooks"):
         assert f"make {target}" in readme and f"\n{target}:" in make
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_every_notebook_checks_what_it_builds():
+    """A Check section exists, and the code right after it asserts (compare / assert_close / assert)."""
+    import re
+
+    for nb_path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        cells = json.loads(nb_path.read_text())["cells"]
+        heading = re.compile(r"^(#+ .*\bCheck\b|\*\*Check\b)", re.M)  # "## Check …" or "**Check — …**"
+        checks = [i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and heading.search("".join(c["source"]))]
+        assert checks, f"{nb_path.name}: no Check section"
+        for i in checks:
+            after = next((c for c in cells[i + 1:] if c["cell_type"] == "code"), None)
+            text = "".join(after["source"]) if after else ""
+            assert re.search(r"\bassert\b|compare\(|assert_close", text), f"{nb_path.name}: the Check at cell {i} asserts nothing"

@@ -5,7 +5,8 @@ import re
 import numpy as np
 import pytest
 
-from chronus_lab.timestamps import TextTime, TokenTime
+from chronus_lab.errors import ConfigError
+from chronus_lab.model.timestamps import TextTime, TokenTime
 from chronus_lab.world import KINDS, make_task, make_tasks
 from chronus_lab.world.tasks import NOTHING
 
@@ -29,7 +30,14 @@ def _named(clip, phrase):
     return clip.by_object(phrase)
 
 
-def _expected(clip, task):
+def _audible_frames(clip, track) -> set[int]:
+    """Frames during which a sound's own waveform is loud (energy well above silence), from samples."""
+    per = clip.sample_rate // clip.fps
+    rms = [float(np.sqrt(np.mean(track[f * per:(f + 1) * per] ** 2))) for f in range(clip.n_frames)]
+    return {f for f, r in enumerate(rms) if r > 0.2 * max(rms)}
+
+
+def _expected(clip, task, tracks=None):
     q, kind = task.question, task.kind
     if kind == "t2v":
         labels = _visible_by_frames(clip, TEXT.parse_times(q)[0])
@@ -42,10 +50,14 @@ def _expected(clip, task):
     if kind in ("v2t", "a2t"):
         ev = _named(clip, re.match(r"When is (.+?) (on screen|heard)\?", q).group(1))
         return TEXT.span(ev.start, ev.end)
-    if kind == "a2v":
+    if kind == "a2v":  # independent of the generator: the object on screen exactly while the sound's samples are loud
         snd = _named(clip, "the " + re.match(r"When the (.+?) is heard", q).group(1))
-        same = [e.object for e in clip.events if e.object and (e.start, e.end) == (snd.start, snd.end) and e.id == snd.id]
-        return same[0]
+        loud = _audible_frames(clip, tracks[snd.id])
+        same = [e.object for e in clip.objects
+                if {f for f in range(clip.n_frames) if e.box_at(f, clip.fps) is not None} == loud]
+        # a silent object with exactly the sound's span makes the question ambiguous (a world quirk,
+        # measured in the note of the layout issue): the answer must then be one of the candidates
+        return task.answer if len(same) > 1 and task.answer in same else same[0]
     if kind == "v2a":
         obj = clip.by_object(re.match(r"What sound does the (.+?) make\?", q).group(1))
         return obj.sound or NOTHING
@@ -103,11 +115,11 @@ def _avfc_truth(clip, task):
 @pytest.mark.parametrize("kind", KINDS)
 def test_answer_recomputes_from_events(clips, kind):
     n = 0
-    for clip, _ in clips:
+    for clip, tracks in clips:
         task = make_task(clip, kind, seed=1)
         if task is None:
             continue
-        expected = _expected(clip, task)
+        expected = _expected(clip, task, tracks)
         if expected is not None:
             assert task.answer == expected, (clip.clip_id, task.question)
             n += 1
@@ -146,5 +158,5 @@ def test_tasks_are_deterministic_and_independent_of_each_other(clips):
 
 
 def test_unknown_kind_is_a_clear_error(clips):
-    with pytest.raises(ValueError, match="unknown task kind 'foo'"):
+    with pytest.raises(ConfigError, match="unknown task kind 'foo'"):
         make_task(clips[0][0], "foo")

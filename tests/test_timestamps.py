@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chronus_lab.timestamps import TextTime, TokenTime, time_format
+from chronus_lab.model.timestamps import TextTime, TokenTime, time_format
 
 TICKS = st.integers(min_value=0, max_value=2000)
 
@@ -51,7 +51,7 @@ def test_lookup_by_name():
 
 
 def test_interleave_layout(tiny_tok):
-    from chronus_lab.timestamps import AUDIO, FEATURE, TEXT, TIME, VISION, interleave
+    from chronus_lab.model.timestamps import AUDIO, FEATURE, TEXT, TIME, VISION, interleave
 
     lay = interleave(tiny_tok, TokenTime(), n_slices=3, n_vision=4, n_audio=2,
                      question="When is the red circle on screen?", answer="<t_1> <t_2>")

@@ -1,6 +1,6 @@
 """The tiny tokenizer: answers survive encode → decode; time tokens are single tokens."""
-from chronus_lab.timestamps import TextTime, TokenTime
-from chronus_lab.tokenizer import MODALITY_TOKENS, time_tokens
+from chronus_lab.model.timestamps import TextTime, TokenTime
+from chronus_lab.model.tokenizer import MODALITY_TOKENS, time_tokens
 from chronus_lab.world import make_tasks
 
 

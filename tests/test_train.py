@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from chronus_lab.errors import CheckpointError, ConfigError
 from chronus_lab.train.config import SINGLE_HOP, TrainConfig, TrainConfigError
 from chronus_lab.train.data import EpochSampler, OmniDataModule
 from chronus_lab.train.module import AlignModule, InstructModule, build_module, load_checkpoint, load_export
@@ -9,8 +10,10 @@ from chronus_lab.train.run import fit, prepare
 
 
 def small(tmp_path, **changes) -> TrainConfig:
-    """A run of seconds: 8 training clips × 2 tasks, batches of 4."""
+    """A run of seconds: 8 training clips × 2 tasks, batches of 4; val/test ask two kinds (the per-epoch
+    greedy decoding that chooses best.ckpt stays a second)."""
     over = ["data.n_train=8", "data.n_val=3", "data.n_test=3", "data.tasks_per_clip=2", "data.batch_size=4",
+            "data.eval_kinds=[v2t, a2v]",
             "max_epochs=2", "warmup_steps=2", "progress_bar=false", f"out={tmp_path / 'run'}"]
     cfg = TrainConfig.load("tiny-sft", over)
     return cfg.replace(**changes) if changes else cfg
@@ -47,7 +50,7 @@ def module():
 
 
 def test_splits_are_disjoint_deterministic_and_follow_the_mixture(tmp_path, module):
-    from chronus_lab.encoders import clip_fingerprint
+    from chronus_lab.model.encoders import clip_fingerprint
     from chronus_lab.world import WorldConfig, make_clip
 
     cfg = small(tmp_path).replace()
@@ -164,7 +167,7 @@ def test_resume_from_last_ckpt_matches_an_uninterrupted_run(tmp_path):
 def test_checkpoint_is_slim_and_reloads_and_adapter_loads_with_peft(tmp_path):
     from peft import PeftModel
 
-    from chronus_lab.omni import build_llm
+    from chronus_lab.model.omni import build_llm
 
     run = fit(prepare(small(tmp_path, max_epochs=1), quiet=True))
     ckpt = torch.load(run.last, map_location="cpu", weights_only=False)
@@ -203,11 +206,40 @@ def test_stage2_starts_from_stage1_projectors(tmp_path):
 
 
 def test_load_checkpoint_rejects_foreign_files(tmp_path):
-    with pytest.raises(FileNotFoundError, match="chronus-lab train"):
+    with pytest.raises(CheckpointError, match="no checkpoint at"):
         load_checkpoint(tmp_path / "missing.ckpt")
     torch.save({"state_dict": {}}, tmp_path / "other.ckpt")
-    with pytest.raises(ValueError, match="no ChronusLab config"):
+    with pytest.raises(CheckpointError, match="no ChronusLab config"):
         load_checkpoint(tmp_path / "other.ckpt")
+    (tmp_path / "broken.ckpt").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "broken.ckpt")
+
+
+def test_loading_is_strict_about_keys_and_shapes(tmp_path):
+    """A renamed key or another LoRA rank is named in one error — never an untrained model."""
+    run = fit(prepare(small(tmp_path / "r16", max_epochs=1), quiet=True))
+    ckpt = torch.load(run.last, map_location="cpu", weights_only=False)
+    key = next(k for k in ckpt["state_dict"] if "vision_proj" in k)
+    ckpt["state_dict"][key.replace("vision_proj", "vision_projector")] = ckpt["state_dict"].pop(key)
+    torch.save(ckpt, tmp_path / "renamed.ckpt")
+    with pytest.raises(CheckpointError, match="missing: .*vision_proj.*unexpected: .*vision_projector"):
+        load_checkpoint(tmp_path / "renamed.ckpt")
+    other_rank = small(tmp_path / "r4", init_from=str(run.last))
+    other_rank.lora.r = 4
+    with pytest.raises(CheckpointError, match="other shapes"):
+        prepare(other_rank, quiet=True)
+
+
+def test_a_rerun_with_another_config_refuses_to_resume(tmp_path):
+    cfg = small(tmp_path, max_epochs=1)
+    fit(prepare(cfg, quiet=True))
+    changed = cfg.replace(lr=1e-4)
+    with pytest.raises(ConfigError, match="lr differ.*--fresh"):
+        fit(prepare(changed, quiet=True))
+    fit(prepare(changed, quiet=True), resume=False)  # --fresh starts over
+    longer = changed.replace(max_epochs=2)  # run length may change: it resumes
+    assert fit(prepare(longer, quiet=True)).trainer.current_epoch == 2
 
 
 def test_cli_train_then_eval(tmp_path, capsys):
@@ -234,3 +266,66 @@ def test_bench_sft_and_lora_ablation_print_their_tables(capsys):
     assert "tiny-grounding" in text and "trained in" in text and "explicit (v2t+a2t)" in text
     for row in ("LoRA r=4", "LoRA r=16", "LoRA r=32", "full fine-tuning", "chance"):
         assert row in text
+
+
+def test_last_ckpt_is_the_end_of_training_even_when_the_monitored_metric_peaks_early(tmp_path, capsys,
+                                                                                      monkeypatch):
+    """The checkpoint issue: the metric that picks the best checkpoint is at its best in epoch 0
+    (arranged: the validation score falls every epoch, as val/loss rose in the recipes). last.ckpt
+    must still be the end of epoch 2; the end-of-training table equals, number for number,
+    `chronus-lab eval` on last.ckpt and the table of the export folder; a run interrupted after an
+    epoch and resumed ends with the weights of the uninterrupted one."""
+    import itertools
+
+    import lightning as L
+
+    from chronus_lab.cli import main
+    from chronus_lab.eval.harness import evaluate
+    from chronus_lab.train import module as module_mod
+    from chronus_lab.train.run import evaluate_module
+
+    falling = itertools.count()
+    monkeypatch.setattr(module_mod, "selection_score", lambda preds, fmt: 1.0 / (1 + next(falling)))
+    cfg = small(tmp_path / "a", max_epochs=3)
+    straight = fit(prepare(cfg, quiet=True))
+    assert torch.load(straight.best, weights_only=False)["epoch"] == 0  # the arranged early peak
+    assert torch.load(straight.last, weights_only=False)["epoch"] == 2
+
+    table = evaluate_module(straight.module, straight.data).table()
+    capsys.readouterr()
+    assert main(["eval", "--ckpt", str(straight.last)]) == 0
+    printed = capsys.readouterr().out
+    assert "(epoch 2, step" in printed and table in printed
+    exported = load_export(straight.folder / "export")
+    train_tasks = [t for _, t in straight.data.splits["train"].tasks]
+    assert evaluate(exported, straight.data.splits["test"], train_tasks, exported.answer_format).table() == table
+
+    class Crash(L.Callback):
+        def on_train_epoch_start(self, trainer, pl_module):
+            if trainer.current_epoch == 2:
+                raise RuntimeError("simulated crash")
+
+    first = prepare(small(tmp_path / "b", max_epochs=3), quiet=True)
+    first.trainer.callbacks.append(Crash())
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        fit(first)
+    resumed = fit(prepare(small(tmp_path / "b", max_epochs=3), quiet=True))
+    wa, wb = _weights(straight.module), _weights(resumed.module)
+    assert all(torch.allclose(wa[k], wb[k], atol=1e-6) for k in wa)
+
+
+def test_numbers_typed_the_usual_way_reach_their_fields():
+    spellings = {"lr=5e-3": ("lr", 0.005), "lr=1E-4": ("lr", 1e-4), "lora.dropout=.5": ("lora.dropout", 0.5),
+                 "lora.dropout=1e-1": ("lora.dropout", 0.1), "progress_bar=true": ("progress_bar", True),
+                 "data.seeds=[1, 2, 3]": ("data.seeds", [1, 2, 3]), "max_epochs=4.0": ("max_epochs", 4),
+                 "devices=2": ("devices", 2), "devices=auto": ("devices", "auto")}
+    for item, (field, want) in spellings.items():
+        cfg = TrainConfig.load("tiny-sft", [item])
+        got = cfg
+        for part in field.split("."):
+            got = getattr(got, part)
+        assert got == want and type(got) is type(want), (item, got)
+    for item, field in (("lr=fast", "lr"), ("max_epochs=2.5", "max_epochs"), ("data.seeds=7", "data.seeds"),
+                        ("progress_bar=maybe", "progress_bar"), ("model_overrides={vision_tokens: many}", "vision_tokens")):
+        with pytest.raises(ConfigError, match=field):
+            TrainConfig.load("tiny-sft", [item])

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from chronus_lab.world import ConfigError, WorldConfig, make_clip
+from chronus_lab.errors import ConfigError
+from chronus_lab.world import WorldConfig, make_clip
 from chronus_lab.world.config import COLOURS
 from chronus_lab.world.scene import BACKGROUND
 

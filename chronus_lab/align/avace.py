@@ -1,6 +1,7 @@
 """AVACE: audio→image cross-attention that should stay inside the sounding object's box (Meerkat §3.3).
 
-Built in ``notebooks/06_attention_consistency.ipynb``; tested in ``tests/test_avace.py``.
+Built in ``notebooks/06_attention_consistency.ipynb``; tested in ``tests/test_avace.py``; the ± AVACE
+experiment is ``experiments/avace_attention.py``.
 
 Paper: cross-attention between audio tokens and visual patches gives a map A over the patch grid;
 a mask M from the ground-truth box; the loss 0.5·mean_out(A) + 0.5·(1 − mean_in(A)), weight 0.2.
@@ -101,12 +102,3 @@ def released_code_total(lm: torch.Tensor, ot: torch.Tensor, avace: torch.Tensor,
     align = w_ot * ot
     align = w_avace * avace  # noqa: F841 - the overwrite, reproduced on purpose
     return lm + align
-
-
-def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """IoU of normalised xyxy boxes ``(B, 4)`` pairwise by row."""
-    iw = (torch.minimum(a[:, 2], b[:, 2]) - torch.maximum(a[:, 0], b[:, 0])).clamp_min(0)
-    ih = (torch.minimum(a[:, 3], b[:, 3]) - torch.maximum(a[:, 1], b[:, 1])).clamp_min(0)
-    inter = iw * ih
-    area = lambda x: (x[:, 2] - x[:, 0]).clamp_min(0) * (x[:, 3] - x[:, 1]).clamp_min(0)  # noqa: E731
-    return inter / (area(a) + area(b) - inter).clamp_min(1e-12)

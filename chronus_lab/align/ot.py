@@ -1,7 +1,7 @@
 """AVOpT: optimal-transport alignment of image patches and audio tokens (Meerkat §3.2).
 
 Built in ``notebooks/05_wasserstein_alignment.ipynb``; tested in ``tests/test_ot.py``;
-benchmark: ``chronus-lab bench ot``.
+benchmark: ``chronus-lab bench ot`` (``experiments/ot_solvers.py``).
 
 Paper: both token sets are L2-normalised, the cost is C_ij = 1 − cos(v_i, a_j), the marginals are
 uniform, and the loss is the transport cost Σ_ij C_ij T_ij of the optimal plan T.
@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+from ..errors import ConfigError
 
 
 def cosine_cost(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -91,7 +93,7 @@ def ot_loss(x: torch.Tensor, y: torch.Tensor, x_mask: torch.Tensor | None = None
     elif solver == "ipot":
         plan = ipot(C.detach().float(), a, b)
     else:
-        raise ValueError(f"unknown OT solver {solver!r}; use 'sinkhorn' or 'ipot'")
+        raise ConfigError(f"unknown OT solver {solver!r}; use 'sinkhorn' or 'ipot'")
     return (plan.to(C.dtype) * C).sum((1, 2))
 
 

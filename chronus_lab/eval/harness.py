@@ -3,20 +3,29 @@
 Built in ``notebooks/07_lightning_sft.ipynb``; tested in ``tests/test_eval.py``; CLI:
 ``chronus-lab eval --ckpt runs/tiny-sft/checkpoints/last.ckpt``.
 
-The model answers each held-out question by greedy decoding; answers are parsed with the same
-``TimeFormat`` that wrote the targets (an unreadable answer scores 0). Chance rows are computed on
-the same split from the *training* answers only: the majority answer of each kind, a random span
-whose length is drawn from the training spans, the mean training box, a random training caption.
+Four small steps, each a function: ``predict`` (greedy answers to every question) → ``score``
+(the metrics of one kind from parsed answers) → ``chance_answers`` (what a model that ignores the
+clip would write) → ``evaluate`` (the rows: a model row and a chance row per kind and headline group).
+Answers are parsed with the same ``TimeFormat`` that wrote the targets (an unreadable answer scores 0).
+
+Chance never looks at the test answers: it comes from the *training* answers of the kind (majority
+answer, a random span of a training length, the mean training box, a random training caption). For a
+kind the run never trained, spans fall back to a stated uniform prior (a uniformly random span on the
+slice grid) and the other kinds have no chance row value (``nan``, printed ``-``).
+
+Eval sits below ``train`` in the layers (it needs only a model and a dataset of questions), so
+training can use it to choose checkpoints by what the model is for.
 """
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import torch
-from torch.utils.data import DataLoader
 
+from ..model.omni import collate
 from ..world.tasks import Task, format_box
 from . import metrics as M
 
@@ -25,6 +34,7 @@ SPAN_KINDS = ("v2t", "a2t", "xspan", "igatl")
 COLUMNS = ("acc", "F1", "mIoU", "R@0.3", "R@0.5", "R@0.7", "box IoU", "cIoU@0.5", "BLEU-4")
 GROUPS = {"explicit (v2t+a2t)": ("v2t", "a2t"), "implicit (a2v+v2a)": ("a2v", "v2a")}
 """The two headline numbers: explicit grounding mIoU, implicit cross-modal accuracy."""
+NAN = float("nan")
 
 
 @dataclass
@@ -39,12 +49,22 @@ class Evaluation:
     predictions: list[Prediction]
     rows: list[dict] = field(default_factory=list)
 
+    """``rows``: ``{"task", "who", "n", <metric>: float}`` — numbers stay floats; ``table`` formats them."""
+
     def table(self) -> str:
-        return M.format_table(self.rows)
+        return M.format_table([{k: _fmt(k, v) for k, v in r.items()} for r in self.rows])
 
     def value(self, task: str, who: str, metric: str) -> float:
         row = next(r for r in self.rows if r["task"] == task and r["who"] == who)
         return float(row[metric])
+
+
+def _fmt(column: str, value) -> str:
+    if not isinstance(value, float):
+        return str(value)
+    if math.isnan(value):
+        return "-"
+    return f"{value:.1f}" if column == "BLEU-4" else f"{value:.3f}"
 
 
 def score(kind: str, tasks: list[Task], texts: list[str], fmt) -> dict[str, float]:
@@ -67,19 +87,29 @@ def score(kind: str, tasks: list[Task], texts: list[str], fmt) -> dict[str, floa
 
 
 def chance_answers(kind: str, tasks: list[Task], durations: list[float], train: list[Task], fmt,
-                   seed: int = 0) -> list[str]:
-    """What a model that ignores the clip would write, from the training answers of the kind."""
+                   seed: int = 0) -> list[str | None]:
+    """What a model that ignores the clip would write, from the *training* answers of the kind.
+
+    With no training answer of the kind: spans are uniformly random on the slice grid; other kinds
+    have no prior (``None`` answers, reported as ``nan``). Test answers are never looked at.
+    """
     rng = random.Random(seed)
-    prior = [t for t in train if t.kind == kind] or tasks
+    prior = [t for t in train if t.kind == kind]
     if kind in SPAN_KINDS:
         lengths = [t.target["span"][1] - t.target["span"][0] for t in prior]
         out = []
         for d in durations:
-            length = min(rng.choice(lengths), d)
+            grid = max(int(round(d / fmt.slice_s)), 1)
+            if lengths:
+                length = min(rng.choice(lengths), d)
+            else:  # uniform prior: every span [i, j) of the grid equally likely by its length
+                length = rng.randint(1, grid) * fmt.slice_s
             starts = int((d - length) / fmt.slice_s) + 1
             s = rng.randrange(starts) * fmt.slice_s
             out.append(fmt.span(s, s + length))
         return out
+    if not prior:
+        return [None] * len(tasks)
     if kind == "arig":
         mean = [sum(t.target["box"][i] for t in prior) / len(prior) for i in range(4)]
         return [format_box(mean)] * len(tasks)
@@ -94,23 +124,22 @@ MAX_NEW_TOKENS = {"avcap": 96}
 
 @torch.no_grad()
 def predict(model, dataset, batch_size: int = 32, limit_per_kind: int | None = None) -> list[Prediction]:
-    """Greedy answers to every task of a ``TaskDataset``, batched by kind (captions need longer)."""
-    from ..train.data import collate_tasks
-
+    """Greedy answers to every task of a dataset (``.tasks`` = [(clip index, Task)], ``.features``
+    per clip), batched by kind (captions need longer answers)."""
     by_kind = defaultdict(list)
-    for i, (ci, task) in enumerate(dataset.tasks):
-        by_kind[task.kind].append(i)
+    for ci, task in dataset.tasks:
+        by_kind[task.kind].append((ci, task))
     was_training = model.training
     model.eval()
     out = []
-    for kind, idx in by_kind.items():
-        idx = idx[:limit_per_kind] if limit_per_kind else idx
-        loader = DataLoader(torch.utils.data.Subset(dataset, idx), batch_size=batch_size, collate_fn=collate_tasks)
-        pos = iter(idx)
-        for batch in loader:
-            for text in model.generate(batch, max_new_tokens=MAX_NEW_TOKENS.get(kind, 24)):
-                ci, task = dataset.tasks[next(pos)]
-                out.append(Prediction(task, text, ci))
+    for kind, items in by_kind.items():
+        items = items[:limit_per_kind] if limit_per_kind else items
+        for i in range(0, len(items), batch_size):
+            chunk = items[i:i + batch_size]
+            batch = collate([dataset.features[ci] for ci, _ in chunk], [t.question for _, t in chunk])
+            batch["tasks"] = [t for _, t in chunk]  # for scripted models (tests, oracles); the model ignores it
+            texts = model.generate(batch, max_new_tokens=MAX_NEW_TOKENS.get(kind, 24))
+            out += [Prediction(task, text, ci) for (ci, task), text in zip(chunk, texts)]
     model.train(was_training)
     return out
 
@@ -125,27 +154,56 @@ def span_predictions(ev: Evaluation, clips: list, fmt, kinds=("v2t", "a2t")) -> 
     return out
 
 
+def table_rows(preds: list[Prediction], chance_text: dict[str, list], fmt) -> list[dict]:
+    """A model row and a chance row for each headline group, then each kind (floats, not strings)."""
+    by_kind = defaultdict(list)
+    for p in preds:
+        by_kind[p.task.kind].append(p)
+    kinds = [k for k in (*SPAN_KINDS, *LABEL_KINDS, "arig", "avfc", "avcap") if k in by_kind]
+    groups = [(name, [k for k in ks if k in by_kind]) for name, ks in GROUPS.items()]
+    rows = []
+    for name, members in [(n, ks) for n, ks in groups if ks] + [(k, [k]) for k in kinds]:
+        ps = [p for k in members for p in by_kind[k]]
+        tasks = [p.task for p in ps]
+        guesses = [t for k in members for t in chance_text[k]]
+        model_m = score(members[0], tasks, [p.text for p in ps], fmt)
+        chance_m = (score(members[0], tasks, guesses, fmt) if all(g is not None for g in guesses)
+                    else dict.fromkeys(model_m, NAN))
+        for who, m in (("model", model_m), ("chance", chance_m)):
+            rows.append({"task": name, "who": who, "n": len(ps), **{c: m.get(c, NAN) for c in COLUMNS}})
+    return rows
+
+
+PRIMARY = {**dict.fromkeys(SPAN_KINDS, "mIoU"), "arig": "box IoU", "avcap": "BLEU-4"}
+"""Each kind's primary metric (accuracy for the rest)."""
+
+
+def selection_score(preds: list[Prediction], fmt) -> float:
+    """The number a run chooses its best checkpoint by: the mean of the headline rows present
+    (explicit mIoU, implicit accuracy); a run evaluating neither averages every kind's primary
+    metric (BLEU-4 / 100, so all lie in [0, 1])."""
+    by_kind = defaultdict(list)
+    for p in preds:
+        by_kind[p.task.kind].append(p)
+    groups = [[k for k in ks if k in by_kind] for ks in GROUPS.values()]
+    groups = [g for g in groups if g] or [[k] for k in by_kind]
+    values = []
+    for members in groups:
+        ps = [p for k in members for p in by_kind[k]]
+        metric = PRIMARY.get(members[0], "acc")
+        v = score(members[0], [p.task for p in ps], [p.text for p in ps], fmt)[metric]
+        values.append(v / 100 if metric == "BLEU-4" else v)
+    return sum(values) / max(len(values), 1)
+
+
 def evaluate(model, dataset, train_tasks: list[Task], fmt, batch_size: int = 32,
              limit_per_kind: int | None = None) -> Evaluation:
-    """Predict, score per kind and per headline group, with a chance row under each."""
+    """Predict, then score per kind and per headline group, with a chance row under each."""
     preds = predict(model, dataset, batch_size, limit_per_kind)
     by_kind = defaultdict(list)
     for p in preds:
         by_kind[p.task.kind].append(p)
-    ev = Evaluation(preds)
-    chance_text = {}
-    for kind, ps in by_kind.items():
-        durations = [dataset.clips[p.clip_index].duration for p in ps]
-        chance_text[kind] = chance_answers(kind, [p.task for p in ps], durations, train_tasks, fmt)
-    kinds = [k for k in (*SPAN_KINDS, *LABEL_KINDS, "arig", "avfc", "avcap") if k in by_kind]
-    groups = [(name, [k for k in ks if k in by_kind]) for name, ks in GROUPS.items()]
-    for name, members in [(n, ks) for n, ks in groups if ks] + [(k, [k]) for k in kinds]:
-        ps = [p for k in members for p in by_kind[k]]
-        tasks = [p.task for p in ps]
-        model_m = score(members[0], tasks, [p.text for p in ps], fmt)
-        chance_m = score(members[0], tasks, [t for k in members for t in chance_text[k]], fmt)
-        for who, m in (("model", model_m), ("chance", chance_m)):
-            ev.rows.append({"task": name, "who": who, "n": len(ps),
-                            **{c: (f"{m[c]:.1f}" if c == "BLEU-4" else f"{m[c]:.3f}") if c in m else "-"
-                               for c in COLUMNS}})
-    return ev
+    chance_text = {kind: chance_answers(kind, [p.task for p in ps],
+                                        [dataset.clips[p.clip_index].duration for p in ps], train_tasks, fmt)
+                   for kind, ps in by_kind.items()}
+    return Evaluation(preds, table_rows(preds, chance_text, fmt))

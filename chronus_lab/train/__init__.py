@@ -1,1 +1,1 @@
-"""Training: a plain loop for short experiments (``quick.py``); Lightning SFT arrives with notebook 07."""
+"""Training: the plain loop (``loop.py``), stage-0 base models (``base.py``), and Lightning SFT (notebook 07).\n\nLayer 5: imports ``eval`` (checkpoints are chosen by task metrics), ``align``, ``model``, ``world``.\n"""

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from ..world.config import check_fields
+from ..errors import ConfigError, check_fields
+from ..typed import coerce_fields
 from ..world.tasks import KINDS
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -23,7 +24,7 @@ SINGLE_HOP = ("t2v", "t2a", "v2t", "a2t")
 """One look at the clip answers these; the others need two (find X, then read Y there)."""
 
 
-class TrainConfigError(ValueError):
+class TrainConfigError(ConfigError):
     """A training config value is invalid; the message names the field and what to do."""
 
 
@@ -121,12 +122,24 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict, where: str = "config") -> "TrainConfig":
+        """Build from plain values (YAML, overrides): unknown fields are refused, every value is
+        read as its field's declared type (``5e-3`` → 0.005), or one error names the field."""
+        from ..model.config import OmniConfig
+
+        if not isinstance(d or {}, dict):
+            raise TrainConfigError(f"{where}: a config is a mapping of fields, not {type(d).__name__}")
         d = dict(d or {})
         _reject_unknown(cls, d, where)
         for key, sub in (("lora", LoraSpec), ("data", DataSpec)):
             if key in d:
+                if not isinstance(d[key] or {}, dict):
+                    raise TrainConfigError(f"{where}: {key} must be a mapping of its fields, got {d[key]!r}")
                 _reject_unknown(sub, d[key] or {}, f"{where}: {key}")
-                d[key] = sub(**(d[key] or {}))
+                d[key] = sub(**coerce_fields(sub, d[key] or {}, f"{where}: {key}."))
+        d = coerce_fields(cls, d, f"{where}: ")
+        if d.get("model_overrides"):
+            _reject_unknown(OmniConfig, d["model_overrides"], f"{where}: model_overrides")
+            d["model_overrides"] = coerce_fields(OmniConfig, d["model_overrides"], f"{where}: model_overrides.")
         return cls(**d)
 
     @classmethod

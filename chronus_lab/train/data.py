@@ -18,11 +18,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from ..encoders import Encoders, FeatureCache
-from ..omni import collate
-from ..timestamps import TimeFormat
-from ..world import WorldConfig, make_clip, make_task
+from ..model.encoders import Encoders, encode_clips
+from ..model.omni import collate
+from ..world import WorldConfig, make_clip, make_task, slices
 from ..world.tasks import KINDS, Task
+from ..world.time_format import TimeFormat
 from .config import SINGLE_HOP, TrainConfig
 
 
@@ -31,14 +31,11 @@ def sounding_boxes(clip, slice_s: float) -> torch.Tensor:
 
     What AVACE needs: the region audio attention should fall in at that moment.
     """
-    n = int(round(clip.duration / slice_s))
-    out = torch.full((n, 4), float("nan"))
-    for k in range(n):
-        frame = int(round(k * slice_s * clip.fps))
-        for ev in clip.events:
-            if ev.kind == "av" and (box := ev.box_at(frame, clip.fps)) is not None:
-                out[k] = torch.tensor(box)
-                break
+    parts = slices(clip, slice_s)
+    out = torch.full((len(parts), 4), float("nan"))
+    for s in parts:
+        if (box := s.sounding_box) is not None:
+            out[s.index] = torch.tensor(box)
     return out
 
 
@@ -131,8 +128,7 @@ class OmniDataModule(L.LightningDataModule):
         seed, n = {"train": (d.seeds[0], d.n_train), "val": (d.seeds[1], d.n_val),
                    "test": (d.seeds[2], d.n_test)}[split]
         clips = [make_clip(self.world(), seed, i) for i in range(n)]
-        encode = FeatureCache(d.cache, self.encoders) if d.cache else self.encoders.clip_features
-        feats = [encode(c) for c in clips]
+        feats = encode_clips(self.encoders, clips, d.cache)
         for c in clips:  # pixels and samples are no longer needed: keep the events only
             c.frames = c.audio = None
         return seed, clips, feats

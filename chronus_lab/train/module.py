@@ -23,8 +23,10 @@ import torch
 
 from ..align.avace import AudioToPatchAttention, avace_loss, box_mask, total_loss
 from ..align.ot import ot_loss
-from ..config import OmniConfig
-from ..omni import OmniModel
+from ..errors import CheckpointError
+from ..eval.harness import predict, selection_score
+from ..model.config import OmniConfig
+from ..model.omni import OmniModel
 from .config import TrainConfig
 
 CONFIG_KEY = "chronus_config"
@@ -72,8 +74,15 @@ class OmniModule(L.LightningModule):
     def test_step(self, batch, batch_idx):
         return self._step(batch, "test")
 
-    def on_train_start(self) -> None:
-        self.model.encoders.eval()  # frozen encoders stay in eval mode under trainer.fit
+    def on_validation_epoch_end(self) -> None:
+        """``val/score``: greedy answers to the val split, scored by ``eval.harness.selection_score``
+        — what ``best.ckpt`` is chosen by (val/loss is still logged, but answer-token cross-entropy
+        bottoms out early while the answers keep improving)."""
+        data = getattr(self.trainer, "datamodule", None)
+        if data is None or "val" not in getattr(data, "splits", {}):
+            return
+        preds = predict(self.model, data.splits["val"], batch_size=2 * self.cfg.data.batch_size)
+        self.log("val/score", selection_score(preds, self.model.answer_format), prog_bar=True, sync_dist=True)
 
     # --- optimiser: AdamW, linear warm-up, cosine decay (per step) ---------------------------------
     def configure_optimizers(self):
@@ -99,13 +108,30 @@ class OmniModule(L.LightningModule):
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in keep}
         checkpoint[CONFIG_KEY] = self.cfg.to_dict()
 
+    AUXILIARY: tuple[str, ...] = ()
+    """Key prefixes of weights that only this stage has (stage 1's AVACE attention): another stage
+    may start from a checkpoint holding them and leave them behind."""
+
     def load_trainable(self, path) -> list[str]:
-        """Start from another run's trainable weights (e.g. stage 1 → stage 2); returns what loaded."""
-        if not Path(path).exists():
-            raise FileNotFoundError(f"init_from: no checkpoint at {path} (e.g. runs/tiny-align/checkpoints/last.ckpt)")
-        state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+        """Start from another run's trainable weights (e.g. stage 1 → stage 2); returns what loaded.
+
+        Strict: every weight of the checkpoint must exist here with the same shape, except another
+        stage's auxiliary parts; anything else (a renamed key, another LoRA rank) is an error that
+        names the keys — silently skipping them would start from an untrained model.
+        """
+        state = read_checkpoint(path, "init_from")["state_dict"]
         mine = self.state_dict()
-        loaded = {k: v for k, v in state.items() if k in mine and mine[k].shape == v.shape}
+        aux = tuple(p for cls in (AlignModule, InstructModule) for p in cls.AUXILIARY)
+        unknown = sorted(k for k in state if k not in mine and not k.startswith(aux))
+        reshaped = sorted(f"{k} {tuple(state[k].shape)} vs {tuple(mine[k].shape)}"
+                          for k in state if k in mine and mine[k].shape != state[k].shape)
+        if unknown or reshaped:
+            raise CheckpointError(f"init_from {path}: does not fit this model — "
+                                  + _keys("unknown keys", unknown) + _keys("other shapes (checkpoint vs here)", reshaped)
+                                  + "Start from a checkpoint of the same model config (vision/audio tokens, projectors).")
+        loaded = {k: v for k, v in state.items() if k in mine}
+        if not loaded:
+            raise CheckpointError(f"init_from {path}: none of its weights belong to this model")
         self.load_state_dict(loaded, strict=False)
         return sorted(loaded)
 
@@ -127,6 +153,8 @@ class OmniModule(L.LightningModule):
 
 class AlignModule(OmniModule):
     """Stage 1: projectors (and the AVACE attention) learn; the LLM is frozen."""
+
+    AUXILIARY = ("avace_attn.",)
 
     def configure_trainable(self) -> None:
         self.model.llm.requires_grad_(False)
@@ -177,16 +205,46 @@ def build_module(cfg: TrainConfig, model: OmniModel | None = None) -> OmniModule
     return (AlignModule if cfg.stage == 1 else InstructModule)(cfg, model)
 
 
-def load_checkpoint(path) -> OmniModule:
-    """A checkpoint → the module it came from (its config is inside), weights loaded, eval mode."""
+def _keys(what: str, keys: list[str], show: int = 6) -> str:
+    if not keys:
+        return ""
+    more = f" … and {len(keys) - show} more" if len(keys) > show else ""
+    return f"{what}: {', '.join(keys[:show])}{more}. "
+
+
+def read_checkpoint(path, what: str = "checkpoint") -> dict:
+    """``torch.load`` of a ChronusLab checkpoint, or one clear error (missing, unreadable, foreign)."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no checkpoint at {path}: pass a .ckpt written by `chronus-lab train`")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    if CONFIG_KEY not in ckpt:
-        raise ValueError(f"{path} has no ChronusLab config inside: was it written by `chronus-lab train`?")
+    if not path.is_file():
+        raise CheckpointError(f"{what}: no checkpoint at {path} (runs keep theirs in <run>/checkpoints/last.ckpt)")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # a truncated or foreign file: torch raises many kinds
+        raise CheckpointError(f"{what}: {path} is not a readable checkpoint ({type(err).__name__}: {err})") from None
+    if not isinstance(ckpt, dict) or CONFIG_KEY not in ckpt or "state_dict" not in ckpt:
+        raise CheckpointError(f"{what}: {path} has no ChronusLab config inside: was it written by `chronus-lab train`?")
+    return ckpt
+
+
+def load_checkpoint(path) -> OmniModule:
+    """A checkpoint → the module it came from (its config is inside), weights loaded, eval mode.
+
+    Strict: the checkpoint must hold exactly the weights this config trains, with their shapes.
+    """
+    ckpt = read_checkpoint(path)
     module = build_module(TrainConfig.from_dict(ckpt[CONFIG_KEY], where=str(path)))
-    module.load_state_dict(ckpt["state_dict"], strict=False)
+    state, want = ckpt["state_dict"], module.trainable_keys()
+    missing, unexpected = sorted(want - set(state)), sorted(set(state) - want)
+    mine = module.state_dict()
+    reshaped = sorted(f"{k} {tuple(v.shape)} vs {tuple(mine[k].shape)}"
+                      for k, v in state.items() if k in mine and mine[k].shape != v.shape)
+    if missing or unexpected or reshaped:
+        raise CheckpointError(f"{path} does not match the model its own config builds — "
+                              + _keys("missing", missing) + _keys("unexpected", unexpected)
+                              + _keys("other shapes (checkpoint vs model)", reshaped)
+                              + "Was it written by another version of ChronusLab? Retrain, or load it with that version.")
+    module.load_state_dict(state, strict=False)
+    module.loaded_from = {"path": str(path), "epoch": ckpt.get("epoch"), "global_step": ckpt.get("global_step")}
     return module.eval()
 
 
@@ -198,7 +256,7 @@ def load_export(folder, merge: bool = False) -> OmniModel:
 
     folder = Path(folder)
     if not (folder / "config.yaml").exists():
-        raise FileNotFoundError(f"{folder} is not an export folder (no config.yaml): pass <run>/export")
+        raise CheckpointError(f"{folder} is not an export folder (no config.yaml): pass <run>/export")
     cfg = TrainConfig.load(str(folder / "config.yaml"))
     model = OmniModel(omni_config(cfg))
     proj = load_file(folder / "projectors.safetensors")

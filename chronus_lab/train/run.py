@@ -7,9 +7,13 @@ Run folder (``cfg.out``)::
 
     config.yaml            the resolved config (written before training starts)
     logs/version_N/metrics.csv  Lightning's CSVLogger: train/* per step, val/* per epoch (one per attempt)
-    checkpoints/last.ckpt  rewritten every epoch; a rerun of the same command resumes from it
-    checkpoints/epoch=*.ckpt  the best by val/loss
-    export/                projectors.safetensors, adapter/ (PEFT), config.yaml
+    checkpoints/last.ckpt  the state at the end of the latest epoch, every epoch; a rerun resumes from it
+    checkpoints/best.ckpt  the epoch with the best ``val/score`` (task metrics on the val split)
+    export/                projectors.safetensors, adapter/ (PEFT), config.yaml — the final weights
+
+Model selection is by what the model is for: ``val/score`` (see ``OmniModule.on_validation_epoch_end``),
+not by answer-token cross-entropy, which bottoms out early while the task metrics still improve.
+A rerun resumes only when the config is the same run: only run-length fields may change.
 """
 from __future__ import annotations
 
@@ -22,10 +26,14 @@ import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 
-from ..hub import quiet_transformers
+from ..errors import ConfigError
+from ..model.hub import quiet_transformers
 from .config import TrainConfig
 from .data import OmniDataModule
-from .module import OmniModule, build_module
+from .module import CONFIG_KEY, OmniModule, build_module, read_checkpoint
+
+RUN_LENGTH = ("max_epochs", "max_steps", "progress_bar")
+"""Fields a resumed run may change (train longer, quieter); any other change is another run."""
 
 
 @dataclass
@@ -38,6 +46,19 @@ class Run:
     @property
     def last(self) -> Path:
         return self.folder / "checkpoints" / "last.ckpt"
+
+    @property
+    def best(self) -> Path:
+        return self.folder / "checkpoints" / "best.ckpt"
+
+
+def checkpoint_callbacks(folder: Path) -> list[ModelCheckpoint]:
+    """``last.ckpt`` every epoch whatever the metrics do, and ``best.ckpt`` by ``val/score``."""
+    kw = dict(dirpath=folder / "checkpoints", every_n_epochs=1, enable_version_counter=False,
+              auto_insert_metric_name=False)
+    last = ModelCheckpoint(filename="last", monitor=None, save_top_k=1, **kw)  # keeps only the newest
+    best = ModelCheckpoint(filename="best", monitor="val/score", mode="max", save_top_k=1, **kw)
+    return [last, best]
 
 
 def prepare(cfg: TrainConfig, quiet: bool = False) -> Run:
@@ -52,24 +73,54 @@ def prepare(cfg: TrainConfig, quiet: bool = False) -> Run:
         module.load_trainable(cfg.init_from)
     data = OmniDataModule(cfg, module.model.encoders, module.model.answer_format)
     folder = Path(cfg.out)
-    checkpoints = ModelCheckpoint(dirpath=folder / "checkpoints", monitor="val/loss", mode="min",
-                                  save_last=True, save_top_k=1, every_n_epochs=1,
-                                  filename="epoch={epoch}-val_loss={val/loss:.3f}", auto_insert_metric_name=False)
     trainer = L.Trainer(
         max_epochs=cfg.max_epochs, max_steps=cfg.max_steps, gradient_clip_val=cfg.grad_clip,
         precision=cfg.precision, accelerator=cfg.accelerator, devices=cfg.devices, strategy=cfg.strategy,
-        check_val_every_n_epoch=cfg.val_every_epochs, callbacks=[checkpoints],
+        check_val_every_n_epoch=cfg.val_every_epochs, callbacks=checkpoint_callbacks(folder),
         logger=CSVLogger(folder, name="logs"), default_root_dir=folder,  # logs/version_N: a resume adds one
         enable_progress_bar=cfg.progress_bar and not quiet, enable_model_summary=not quiet,
         num_sanity_val_steps=0, log_every_n_steps=10, deterministic=False)
     return Run(module, data, trainer, folder)
 
 
+def config_changes(saved: dict, now: dict, prefix: str = "") -> list[str]:
+    """Dotted names of the fields that differ between two config dicts.
+
+    >>> config_changes({"lr": 1, "lora": {"r": 4}}, {"lr": 1, "lora": {"r": 8}})
+    ['lora.r']
+    """
+    out = []
+    for key in sorted(set(saved) | set(now)):
+        a, b = saved.get(key), now.get(key)
+        if isinstance(a, dict) and isinstance(b, dict) and key not in ("mixture", "model_overrides"):
+            out += config_changes(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}")
+    return out
+
+
+def check_resumable(run: Run) -> None:
+    """Refuse to resume a run folder whose checkpoint was made by another config."""
+    saved = read_checkpoint(run.last, "resume")[CONFIG_KEY]
+    changed = [c for c in config_changes(saved, run.module.cfg.to_dict()) if c not in RUN_LENGTH]
+    if changed:
+        raise ConfigError(
+            f"{run.folder} holds a run made with another config ({', '.join(changed)} differ), so it cannot "
+            f"resume. Start it over with --fresh, or give this run its own folder: --set out=runs/<name>. "
+            f"Only {', '.join(RUN_LENGTH)} may change when resuming.")
+
+
 def fit(run: Run, resume: bool = True) -> Run:
     """Train; with ``resume`` and a ``last.ckpt`` in the folder, continue from it (Lightning restores
     weights, optimiser, scheduler, epoch and step). Then export the trainable parts."""
+    ckpt = None
+    if resume and run.last.exists():
+        check_resumable(run)
+        ckpt = run.last
+    elif run.folder.joinpath("checkpoints").exists():  # a fresh start: old checkpoints would mislead
+        for old in run.folder.joinpath("checkpoints").glob("*.ckpt"):
+            old.unlink()
     run.module.cfg.save(run.folder / "config.yaml")
-    ckpt = run.last if resume and run.last.exists() else None
     with quiet_transformers():
         run.trainer.fit(run.module, datamodule=run.data, ckpt_path=ckpt)
     if run.trainer.is_global_zero:

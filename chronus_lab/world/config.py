@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from ..errors import ConfigError, check_fields
+
 # Object classes are "<colour> <shape>"; colours are far apart in RGB so a tiny encoder can tell them.
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "cross")
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -21,15 +23,6 @@ COLOURS: dict[str, tuple[int, int, int]] = {
 SOUNDS: tuple[str, ...] = ("tone", "chirp", "noise", "click", "chord", "siren", "buzz", "whistle")
 
 
-class ConfigError(ValueError):
-    """A configuration value is out of range; the message names the field and what to do."""
-
-
-def check_fields(owner: str, checks, error=ConfigError) -> None:
-    """Raise ``error`` naming the first failing field: ``checks`` = [(ok, field, why), …]."""
-    for ok, name, why in checks:
-        if not ok:
-            raise error(f"{owner}.{name} is invalid: {why}.")
 
 
 @dataclass

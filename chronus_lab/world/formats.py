@@ -31,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..timestamps import TextTime
+from ..errors import ChronusError, ConfigError, DataError
+from .time_format import TextTime
 from .clip import KINDS as EVENT_KINDS
 from .clip import Clip, Event
 from .config import WorldConfig
@@ -42,8 +43,12 @@ FORMAT, VERSION = "chronus-lab-world", 1
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # zip timestamps fixed: same seed, same bytes
 
 
-class WorldFormatError(ValueError):
+class WorldFormatError(DataError):
     """A saved dataset is malformed; the message names the file, the field and what to do."""
+
+
+class OutputExists(ChronusError, FileExistsError):
+    """The output folder exists and overwriting was not asked for."""
 
 
 def _fail(file, where: str, problem: str) -> None:
@@ -90,9 +95,9 @@ def generate_world(out, n: int, seed: int = 0, cfg: WorldConfig | None = None,
     """Generate ``n`` clips with ``seed`` into the folder ``out``, atomically. Returns ``out``."""
     cfg, out = cfg or WorldConfig(), Path(out)
     if n < 1 or chunk_size < 1 or workers < 1:
-        raise ValueError(f"need n >= 1, chunk_size >= 1, workers >= 1 (got {n}, {chunk_size}, {workers})")
+        raise ConfigError(f"need n >= 1, chunk_size >= 1, workers >= 1 (got {n}, {chunk_size}, {workers})")
     if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} exists; pass overwrite=True (CLI: --overwrite) to replace it")
+        raise OutputExists(f"{out} exists; pass overwrite=True (CLI: --overwrite) to replace it")
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

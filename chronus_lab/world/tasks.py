@@ -20,7 +20,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..timestamps import TextTime, TimeFormat
+from .time_format import TextTime, TimeFormat
+from ..errors import ConfigError
 from .clip import Clip, Event, overlaps
 
 CHRONUS_KINDS = ("t2v", "t2a", "v2t", "a2t", "a2v", "v2a", "xspan", "order")
@@ -228,7 +229,7 @@ def make_task(clip: Clip, kind: str, seed: int = 0, fmt: TimeFormat | None = Non
     Deterministic in ``(seed, clip_id, kind)``, independent of which other tasks are made.
     """
     if kind not in GENERATORS:
-        raise ValueError(f"unknown task kind {kind!r}; choose from {list(KINDS)}")
+        raise ConfigError(f"unknown task kind {kind!r}; choose from {list(KINDS)}")
     rng = np.random.default_rng([seed, clip.clip_id, KINDS.index(kind)])
     return GENERATORS[kind](clip, rng, fmt or TextTime())
 

@@ -92,6 +92,12 @@ class OmniModel(nn.Module):
 
         return self.time_format or TextTime(slice_s=self.cfg.slice_s)
 
+    def train(self, mode: bool = True) -> "OmniModel":
+        """Train mode for projectors and LLM; the frozen encoders always stay in eval mode."""
+        super().train(mode)
+        self.encoders.eval()
+        return self
+
     # --- inputs ----------------------------------------------------------------------------------
     def layouts(self, batch: dict) -> list:
         n = len(batch["questions"])

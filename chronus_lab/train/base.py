@@ -1,6 +1,6 @@
 """Stage 0 (tiny mode only): base models that stand in for the hub's pretrained weights.
 
-Built in ``notebooks/02_encoders.ipynb``; tested in ``tests/test_base.py``;
+Built in ``notebooks/02_encoders.ipynb``; tested in ``tests/test_base.py``; trains with ``train/loop.fit``;
 run by ``chronus-lab base --out assets/tiny`` (its output ships in ``assets/tiny``).
 
 * Vision: a tiny ``CLIPModel`` trained contrastively (CLIP's symmetric InfoNCE) on frames vs.
@@ -21,10 +21,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .config import OmniConfig
-from .encoders import audio_slices, log_mel, pixel_values
-from .tokenizer import save_tokenizer, train_tiny_tokenizer, world_corpus
-from .world import WorldConfig, make_clip
+from ..model.config import OmniConfig
+from ..model.encoders import audio_slices, log_mel, pixel_values
+from ..model.hub import quiet_transformers
+from ..model.omni import build_llm
+from ..model.tokenizer import save_tokenizer, train_tiny_tokenizer, world_corpus
+from ..world import WorldConfig, make_clip, slices
+from .loop import fit
 
 TRAIN_SEED, HELDOUT_SEED = 20_000, 30_000
 
@@ -53,12 +56,11 @@ def slice_examples(clips, slice_s: float = 0.5):
     """Every slice of every clip: (frame, audio slice, visible caption, heard caption, labels)."""
     out = []
     for c in clips:
-        n = int(round(c.duration / slice_s))
-        audio = audio_slices(c.audio, n, int(slice_s * c.sample_rate))
-        for k in range(n):
-            t = k * slice_s
-            seen, heard = c.visible_at(t), c.heard_at(t)
-            out.append({"frame": c.frames[int(round(t * c.fps))], "audio": audio[k],
+        parts = slices(c, slice_s)
+        audio = audio_slices(c.audio, len(parts), parts[0].samples[1] - parts[0].samples[0])
+        for sl in parts:
+            seen, heard = sl.seen, sl.heard
+            out.append({"frame": c.frames[sl.frame], "audio": audio[sl.index],
                         "vision_text": " and ".join(f"a {o}" for o in seen) or "nothing",
                         "audio_text": " and ".join(f"a {s} sound" for s in heard) or "silence",
                         "seen": seen, "heard": heard})
@@ -74,8 +76,6 @@ def _text(tok, texts, length: int = 16):
 def build_towers(tok, cfg: OmniConfig):
     """Random-init tiny CLIPModel and ClapModel whose towers match ``cfg``'s encoders."""
     from transformers import ClapConfig, ClapModel, CLIPConfig, CLIPModel
-
-    from .hub import quiet_transformers
 
     text = dict(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                 num_attention_heads=4, max_position_embeddings=32, pad_token_id=tok.pad_token_id,
@@ -97,19 +97,16 @@ def _inputs(kind: str, cfg: OmniConfig, ex: list[dict]) -> dict:
 def train_contrastive(model, kind: str, tok, cfg: OmniConfig, examples, recipe: BaseRecipe):
     """CLIP/CLAP training: the model's own ``return_loss=True`` symmetric contrastive loss."""
     gen = torch.Generator().manual_seed(recipe.seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=0.01)
-    losses = []
-    model.train()
-    for _ in range(getattr(recipe, f"{kind}_steps")):
+
+    def loss_at(step: int) -> torch.Tensor:
         idx = torch.randint(len(examples), (recipe.batch,), generator=gen).tolist()
         ex = [examples[i] for i in idx]
         ids, mask = _text(tok, [e[f"{kind}_text"] for e in ex])
-        loss = model(input_ids=ids, attention_mask=mask, return_loss=True, **_inputs(kind, cfg, ex)).loss
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    return model.eval(), losses
+        return model(input_ids=ids, attention_mask=mask, return_loss=True, **_inputs(kind, cfg, ex)).loss
+
+    losses = fit(model.parameters(), loss_at, getattr(recipe, f"{kind}_steps"), recipe.lr,
+                 weight_decay=0.01, module=model)
+    return model, losses
 
 
 @torch.no_grad()
@@ -127,13 +124,10 @@ def zero_shot_accuracy(model, kind: str, tok, cfg: OmniConfig, examples) -> tupl
 
 def train_lm(tok, cfg: OmniConfig, recipe: BaseRecipe):
     """Language-model pretraining of the tiny LLM on the world's questions and answers."""
-    from .omni import build_llm
-
     texts = list(world_corpus(recipe.n_clips, seed=TRAIN_SEED))
     held = list(world_corpus(40, seed=HELDOUT_SEED))
     llm = build_llm(cfg.llm, len(tok), load=False)
     gen = torch.Generator().manual_seed(recipe.seed)
-    opt = torch.optim.AdamW(llm.parameters(), lr=recipe.lr, weight_decay=0.01)
 
     def batch(lines):
         enc = tok([f"{tok.bos_token} {t}{tok.eos_token}" for t in lines], padding=True, return_tensors="pt",
@@ -141,17 +135,12 @@ def train_lm(tok, cfg: OmniConfig, recipe: BaseRecipe):
         labels = enc.input_ids.masked_fill(enc.attention_mask == 0, -100)
         return enc.input_ids, enc.attention_mask, labels
 
-    losses = []
-    llm.train()
-    for _ in range(recipe.lm_steps):
+    def loss_at(step: int) -> torch.Tensor:
         idx = torch.randint(len(texts), (recipe.batch,), generator=gen).tolist()
         ids, mask, labels = batch([texts[i] for i in idx])
-        loss = llm(input_ids=ids, attention_mask=mask, labels=labels).loss
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    llm.eval()
+        return llm(input_ids=ids, attention_mask=mask, labels=labels).loss
+
+    losses = fit(llm.parameters(), loss_at, recipe.lm_steps, recipe.lr, weight_decay=0.01, module=llm)
     with torch.no_grad():
         held_loss = float(np.mean([llm(*batch(held[i:i + 64])[:2], labels=batch(held[i:i + 64])[2]).loss.item()
                                    for i in range(0, len(held), 64)]))

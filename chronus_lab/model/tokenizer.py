@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 
-from .timestamps import TextTime, TokenTime
-from .world import WorldConfig, make_clip, make_tasks
+from ..world import WorldConfig, make_clip, make_tasks
+from ..world.time_format import TextTime, TokenTime
 
 # Order matters: CLIP's text tower pools at the first </s> unless eos_token_id == 2, where it takes
 # a legacy path (argmax of the ids). So </s> gets id 3: <unk>=0, <pad>=1, <s>=2, </s>=3.

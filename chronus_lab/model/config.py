@@ -3,7 +3,7 @@
 Built across ``notebooks/02``–``04``; tested in ``tests/test_config.py`` and ``tests/test_omni.py``.
 
 Tiny and full share every line of code but this file: tiny names random-init (or stage-0
-pretrained, see ``base.py``) Hugging Face architectures shrunk to run on a laptop; full names the
+pretrained, see ``train/base.py``) Hugging Face architectures shrunk to run on a laptop; full names the
 papers' pretrained hub ids. Each ``ModelSpec`` carries both a hub id / local path *and* the HF
 config kwargs of that architecture, so a full config can be built on the meta device, offline,
 to check its parameter count without downloading a byte.
@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .world.config import check_fields
+from ..errors import ConfigError, check_fields
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets" / "tiny"
+ASSETS = Path(__file__).resolve().parents[2] / "assets" / "tiny"
 
 
-class OmniConfigError(ValueError):
+class OmniConfigError(ConfigError):
     """A config value is invalid; the message names the field."""
 
 

@@ -12,29 +12,30 @@ the input has no time representation, so every variant can state a span.
 """
 from __future__ import annotations
 
+import random
 import time
 
 import torch
 
-from ..config import OmniConfig
-from ..omni import OmniModel, collate
-from ..train.quick import filler, fit, task_batches
+from ..eval.metrics import mean_iou, recall_at
+from ..model.config import OmniConfig
+from ..model.encoders import encode_clips
+from ..model.omni import OmniModel, collate
+from ..train.loop import filler, fit_model, task_batches
 from ..world import WorldConfig, make_clip, make_task
-from .metrics import mean_iou, recall_at
 
 KINDS = ("v2t", "a2t", "t2v")
 
 
 def features(model: OmniModel, seed: int, n: int, world: WorldConfig) -> list:
+    """``[(clip, features)]`` for clips 0..n-1 of a world seed."""
     clips = [make_clip(world, seed, i) for i in range(n)]
-    return [(c, model.encoders.clip_features(c)) for c in clips]
+    return list(zip(clips, encode_clips(model.encoders, clips)))
 
 
 @torch.no_grad()
 def evaluate(model: OmniModel, items: list, prefix_words: int, seed: int = 99) -> dict:
     """mIoU and R@0.5 on object/sound → span questions; accuracy on time → object questions."""
-    import random
-
     rng = random.Random(seed)
     fmt = model.answer_format
     spans, truths, right, n_t2v = [], [], 0, 0
@@ -55,7 +56,7 @@ def evaluate(model: OmniModel, items: list, prefix_words: int, seed: int = 99) -
             "t2v acc": right / max(n_t2v, 1)}
 
 
-def run(variants=("token", "text", "none"), steps: int = 600, n_train: int = 400, n_test: int = 100,
+def run(variants=("token", "text", "none"), steps: int = 500, n_train: int = 400, n_test: int = 100,
         prefix_words: int = 24, batch_size: int = 16, lr: float = 2e-3, seed: int = 0, log=print) -> list[dict]:
     world = WorldConfig.varying()
     rows = []
@@ -64,7 +65,7 @@ def run(variants=("token", "text", "none"), steps: int = 600, n_train: int = 400
         model = OmniModel(OmniConfig.tiny(time_format=variant))
         train, test = features(model, 40_000 + seed, n_train, world), features(model, 50_000 + seed, n_test, world)
         t0 = time.perf_counter()
-        losses = fit(model, task_batches(model, train, KINDS, batch_size, seed, prefix_words), steps, lr)
+        losses = fit_model(model, task_batches(model, train, KINDS, batch_size, seed, prefix_words), steps, lr)
         row = {"time input": variant, "steps": steps, "train s": round(time.perf_counter() - t0),
                "final loss": round(sum(losses[-20:]) / 20, 3),
                **{k: round(v, 3) for k, v in evaluate(model, test, prefix_words).items()}}

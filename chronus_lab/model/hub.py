@@ -14,8 +14,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-class WeightsNotAvailable(OSError):
-    """Pretrained weights could not be loaded (offline, gated, or a missing local folder)."""
+from ..errors import WeightsNotAvailable
+
+__all__ = ["WeightsNotAvailable", "from_pretrained", "quiet_transformers"]
 
 
 @contextmanager
@@ -47,7 +48,7 @@ def from_pretrained(cls, name: str, **kwargs):
     try:
         with quiet_transformers():
             return cls.from_pretrained(name, **kwargs)
-    except (OSError, ValueError) as err:
+    except OSError as err:  # what transformers raises for a missing, gated or offline repo; nothing else
         offline = os.environ.get("HF_HUB_OFFLINE") == "1"
         raise WeightsNotAvailable(
             f"could not load '{name}' ({'HF_HUB_OFFLINE=1: the hub is off' if offline else type(err).__name__}). "

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import ConfigError
+from ..world.slices import slices
 from .config import ModelSpec, OmniConfig
 from .hub import from_pretrained, quiet_transformers
 
@@ -93,7 +95,7 @@ def build_encoder(spec: ModelSpec, load: bool = True) -> nn.Module:
         if load and spec.pretrained:
             return from_pretrained(WhisperModel, spec.pretrained).get_encoder()
         return WhisperModel(WhisperConfig(**spec.config)).get_encoder()
-    raise ValueError(f"unknown encoder kind {spec.kind!r}")
+    raise ConfigError(f"unknown encoder kind {spec.kind!r}; use clip, clap or whisper")
 
 
 def freeze(module: nn.Module) -> nn.Module:
@@ -140,13 +142,11 @@ class Encoders(nn.Module):
 
     def clip_features(self, clip) -> dict[str, torch.Tensor]:
         """A clip → ``vision (S, P, Dv)`` and ``audio (S, A, Da)``, one row per time slice."""
-        n_slices = int(round(clip.duration / self.cfg.slice_s))
-        step = int(round(self.cfg.slice_s * clip.fps))
-        idx = [k * step + j for k in range(n_slices) for j in range(min(self.cfg.frames_per_slice, step))]
-        v = self.encode_frames(clip.frames[idx])  # (S · f, P, Dv)
-        v = v.view(n_slices, -1, *v.shape[1:]).mean(1)  # (S, P, Dv): average a slice's frames
-        slice_samples = int(round(self.cfg.slice_s * clip.sample_rate))
-        a = self.encode_audio(audio_slices(clip.audio, n_slices, slice_samples), clip.sample_rate)
+        parts = slices(clip, self.cfg.slice_s, self.cfg.frames_per_slice)
+        v = self.encode_frames(clip.frames[[i for p in parts for i in p.frames]])  # (S · f, P, Dv)
+        v = v.view(len(parts), -1, *v.shape[1:]).mean(1)  # (S, P, Dv): average a slice's frames
+        slice_samples = parts[0].samples[1] - parts[0].samples[0]
+        a = self.encode_audio(audio_slices(clip.audio, len(parts), slice_samples), clip.sample_rate)
         return {"vision": v.contiguous(), "audio": a.contiguous()}
 
     def fingerprint(self) -> str:
@@ -162,7 +162,7 @@ class Encoders(nn.Module):
         return h.hexdigest()[:16]
 
 
-# --- cache -------------------------------------------------------------------------------------
+# --- cache, and the one way to get features for a list of clips ---------------------------------
 def clip_fingerprint(clip) -> str:
     h = hashlib.sha256(np.ascontiguousarray(clip.frames).tobytes())
     h.update(np.ascontiguousarray(clip.audio).tobytes())
@@ -192,3 +192,12 @@ class FeatureCache:
         save_file(feats, tmp)
         tmp.replace(path)  # atomic: a killed run never leaves a half file that loads
         return feats
+
+
+def encode_clips(encoders: Encoders, clips: list, cache=None) -> list[dict[str, torch.Tensor]]:
+    """Per-slice features of every clip, through a ``FeatureCache`` folder when ``cache`` is given.
+
+    The one path from clips to features: the data module, the probes and every experiment use it.
+    """
+    encode = FeatureCache(cache, encoders) if cache else encoders.clip_features
+    return [encode(c) for c in clips]

@@ -1,7 +1,8 @@
-"""How times are written in prompts and answers — two interchangeable representations.
+"""How times are written in questions and answers — two interchangeable representations.
 
 Built in ``notebooks/04_timestamp_tokens.ipynb`` (first used in ``01_av_world.ipynb``);
-tested in ``tests/test_timestamps.py``.
+tested in ``tests/test_timestamps.py``. It lives with the world because the task generators write
+every answer through it; ``model/timestamps.py`` lays the same times out in the model's input.
 
 * **Special tokens** ``<t_k>`` — the ChronusOmni paper (seed summary): one token per time slice
   of ``slice_s`` seconds (0.5 s), so time ``t`` is ``<t_{round(t / slice_s)}>``.
@@ -17,6 +18,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+
+from ..errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -96,60 +99,5 @@ FORMATS = {"text": TextTime, "token": TokenTime}
 def time_format(name: str = "text", slice_s: float = 0.5) -> TimeFormat:
     """Look a representation up by name (``"text"`` or ``"token"``)."""
     if name not in FORMATS:
-        raise ValueError(f"unknown time format {name!r}; choose one of {sorted(FORMATS)}")
+        raise ConfigError(f"unknown time format {name!r}; choose one of {sorted(FORMATS)}")
     return FORMATS[name](slice_s=slice_s)
-
-
-# --- interleaving: [time, visual…, audio…] per slice, then the prompt -------------------------
-TEXT, TIME, VISION, AUDIO = 0, 1, 2, 3
-MODALITY_NAMES = ("text", "time", "vision", "audio")
-FEATURE = -1  # id placeholder where a projected visual/audio token goes
-
-
-@dataclass
-class Layout:
-    """One sequence, position by position: token id (or FEATURE), modality, slice (-1 = none), answer?"""
-
-    ids: list
-    modality: list
-    slice_idx: list
-    is_answer: list
-
-    def add(self, ids, modality: int, slice_idx: int = -1, answer: bool = False) -> None:
-        self.ids += list(ids)
-        self.modality += [modality] * len(ids)
-        self.slice_idx += [slice_idx] * len(ids)
-        self.is_answer += [answer] * len(ids)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-
-def interleave(tokenizer, fmt: TimeFormat | None, n_slices: int, n_vision: int, n_audio: int,
-               question: str, answer: str | None = None, question_first: bool = False,
-               prefix: str | None = None) -> Layout:
-    """Lay out ``<s> [time_k, v_k…, a_k…] for k < n_slices, question, answer </s>``.
-
-    ``fmt`` None drops the time representation (the ablation of notebook 04). With
-    ``question_first`` the question precedes the clip. The answer (and ``</s>``) is the only part
-    marked ``is_answer``: the LM loss is computed there alone. ``prefix`` (e.g. a system prompt of
-    varying length) goes right after ``<s>``, shifting where the clip starts.
-    """
-    enc = lambda text: tokenizer(text, add_special_tokens=False).input_ids  # noqa: E731
-    lay = Layout([], [], [], [])
-    lay.add([tokenizer.bos_token_id], TEXT)
-    if prefix:
-        lay.add(enc(f" {prefix}"), TEXT)
-    q_ids = enc(f" {question}")
-    if question_first:
-        lay.add(q_ids, TEXT)
-    for k in range(n_slices):
-        if fmt is not None:
-            lay.add(enc(fmt.time(k * fmt.slice_s)), TIME, k)
-        lay.add([FEATURE] * n_vision, VISION, k)
-        lay.add([FEATURE] * n_audio, AUDIO, k)
-    if not question_first:
-        lay.add(q_ids, TEXT)
-    if answer is not None:
-        lay.add(enc(f" {answer}") + [tokenizer.eos_token_id], TEXT, answer=True)
-    return lay

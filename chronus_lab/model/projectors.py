@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import ConfigError
+
 
 class Projector(nn.Module):
     """Base: subclasses define ``core`` on ``(M, N, D)`` token sets; this handles slices and budget."""
@@ -122,5 +124,5 @@ PROJECTORS = {"linear": LinearProjector, "mlp": MLPProjector, "pool_mlp": PoolML
 
 def build_projector(kind: str, d_in: int, d_out: int, n_out: int, grid: bool) -> Projector:
     if kind not in PROJECTORS:
-        raise ValueError(f"unknown projector {kind!r}; choose from {sorted(PROJECTORS)}")
+        raise ConfigError(f"unknown projector {kind!r}; choose from {sorted(PROJECTORS)}")
     return PROJECTORS[kind](d_in, d_out, n_out, grid=grid)

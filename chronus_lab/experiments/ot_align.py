@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import torch
 
-from ..config import OmniConfig
-from ..eval.time_experiment import features
-from ..omni import OmniModel
-from ..train.quick import task_batches
-from ..world import WorldConfig
-from .avace import box_mask
-from .ot import ot_loss
+from ..align.avace import box_mask
+from ..align.ot import ot_loss
+from ..model.config import OmniConfig
+from ..model.omni import OmniModel
+from ..train.loop import fit, task_batches
+from ..world import WorldConfig, slices
+from .timestamps import features
 
 KINDS = ("a2v", "v2a", "t2v", "t2a")
 
@@ -30,17 +30,14 @@ def _tokens(model: OmniModel, v: torch.Tensor, a: torch.Tensor):
     return model.vision_proj.core(v), model.audio_proj.core(a)
 
 
-def retrieval_items(items):
+def retrieval_items(items, slice_s: float = 0.5):
+    """Slices with ≥ 2 visible objects of which exactly one sounds: (patches, audio, boxes, truth)."""
     out = []
     for clip, f in items:
-        for k in range(int(clip.duration / 0.5)):
-            t = k * 0.5
-            vis = [e for e in clip.objects if e.start <= t < e.end]
-            src = [e for e in vis if e.sound]
-            if len(vis) >= 2 and len(src) == 1:
-                frame = int(round(t * clip.fps))
-                boxes = torch.tensor([e.box_at(frame, clip.fps) for e in vis])
-                out.append((f["vision"][k], f["audio"][k], boxes, vis.index(src[0])))
+        for s in slices(clip, slice_s):
+            if len(s.objects) >= 2 and len(s.sounding) == 1:
+                boxes = torch.tensor([list(b) for b in s.boxes])
+                out.append((f["vision"][s.index], f["audio"][s.index], boxes, s.objects.index(s.sounding[0])))
     return out
 
 
@@ -65,11 +62,10 @@ def run(weights=(0.0, 0.1), steps: int = 200, n_train: int = 150, n_test: int = 
         model.llm.requires_grad_(False)  # stage 1: only the projectors learn
         train = features(model, 80_000 + seed, n_train, WorldConfig.tiny())
         test = retrieval_items(features(model, 90_000 + seed, n_test, WorldConfig.tiny()))
-        params = [p for p in model.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=2e-3)
         batches = task_batches(model, train, KINDS, 16, seed)
         gen = torch.Generator().manual_seed(seed)
-        for _ in range(steps):
+
+        def loss_at(step: int) -> torch.Tensor:
             batch = next(batches)
             loss = model(batch).loss
             if w > 0:
@@ -77,9 +73,9 @@ def run(weights=(0.0, 0.1), steps: int = 200, n_train: int = 150, n_test: int = 
                 a = torch.cat([batch["audio"][i, :s] for i, s in enumerate(batch["n_slices"])])
                 idx = torch.randint(len(v), (48,), generator=gen)
                 loss = loss + w * ot_loss(*_tokens(model, v[idx], a[idx]), eps=0.05, max_iter=100).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            return loss
+
+        fit(model.parameters(), loss_at, steps, lr=2e-3, weight_decay=0.01)  # AdamW's default decay, as measured
         acc, chance = retrieval_accuracy(model, test)
         rows.append({"OT weight": w, "steps": steps, "retrieval acc": round(acc, 3),
                      "chance": round(chance, 3), "held-out slices": len(test)})

@@ -1,0 +1,44 @@
+"""The project's own error types, and the one field validator every config uses.
+
+Tested in ``tests/test_errors.py`` (and wherever a config or a file is checked).
+
+A ``ChronusError`` is a problem the *user* can fix — a bad config value, a damaged dataset, weights
+that are not on this machine, a checkpoint that does not fit. The command line prints its message
+in one line and exits with status 2. Any other exception is a bug in the project and keeps its
+full traceback: catching ``ValueError`` wholesale would hide those bugs behind a tidy message.
+"""
+from __future__ import annotations
+
+
+class ChronusError(Exception):
+    """A problem the user can fix; the message says what was wrong and what to do."""
+
+
+class ConfigError(ChronusError, ValueError):
+    """A configuration value is invalid; the message names the field and what to do."""
+
+
+class DataError(ChronusError, ValueError):
+    """A dataset or input file is malformed; the message names the file and the field."""
+
+
+class WeightsNotAvailable(ChronusError, OSError):
+    """Pretrained weights could not be loaded (offline, gated, or a missing local folder)."""
+
+
+class CheckpointError(ChronusError, ValueError):
+    """A checkpoint is missing or does not fit the model or run it is loaded into."""
+
+
+def check_fields(owner: str, checks, error: type[ChronusError] = ConfigError) -> None:
+    """Raise ``error`` naming the first failing field: ``checks`` = [(ok, field, why), …].
+
+    >>> check_fields("Box", [(1 < 2, "size", "must be positive")])
+    >>> check_fields("Box", [(False, "size", "must be positive")])
+    Traceback (most recent call last):
+    ...
+    chronus_lab.errors.ConfigError: Box.size is invalid: must be positive.
+    """
+    for ok, name, why in checks:
+        if not ok:
+            raise error(f"{owner}.{name} is invalid: {why}.")

@@ -1,0 +1,71 @@
+"""Interleaving: one ``[time, visual…, audio…]`` group per time slice, then the prompt.
+
+Built in ``notebooks/04_timestamp_tokens.ipynb``; tested in ``tests/test_timestamps.py``.
+
+ChronusOmni §3: a timestamp (``<t_k>`` token in the paper, ``second{x}`` text in the released code —
+``world/time_format.py`` writes both) precedes each slice's visual and audio embeddings, so the LLM
+reads *when* from its input rather than from positions. ``Layout`` records, position by position,
+the token id (or ``FEATURE``, where a projected embedding goes), the modality, the slice and
+whether the position belongs to the answer (the only positions the LM loss sees).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..world.time_format import FORMATS, TextTime, TimeFormat, TokenTime, time_format
+
+__all__ = ["FORMATS", "TextTime", "TimeFormat", "TokenTime", "time_format", "Layout", "interleave",
+           "TEXT", "TIME", "VISION", "AUDIO", "MODALITY_NAMES", "FEATURE"]
+
+TEXT, TIME, VISION, AUDIO = 0, 1, 2, 3
+MODALITY_NAMES = ("text", "time", "vision", "audio")
+FEATURE = -1  # id placeholder where a projected visual/audio token goes
+
+
+@dataclass
+class Layout:
+    """One sequence, position by position: token id (or FEATURE), modality, slice (-1 = none), answer?"""
+
+    ids: list
+    modality: list
+    slice_idx: list
+    is_answer: list
+
+    def add(self, ids, modality: int, slice_idx: int = -1, answer: bool = False) -> None:
+        self.ids += list(ids)
+        self.modality += [modality] * len(ids)
+        self.slice_idx += [slice_idx] * len(ids)
+        self.is_answer += [answer] * len(ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def interleave(tokenizer, fmt: TimeFormat | None, n_slices: int, n_vision: int, n_audio: int,
+               question: str, answer: str | None = None, question_first: bool = False,
+               prefix: str | None = None) -> Layout:
+    """Lay out ``<s> [time_k, v_k…, a_k…] for k < n_slices, question, answer </s>``.
+
+    ``fmt`` None drops the time representation (the ablation of notebook 04). With
+    ``question_first`` the question precedes the clip. The answer (and ``</s>``) is the only part
+    marked ``is_answer``: the LM loss is computed there alone. ``prefix`` (e.g. a system prompt of
+    varying length) goes right after ``<s>``, shifting where the clip starts.
+    """
+    enc = lambda text: tokenizer(text, add_special_tokens=False).input_ids  # noqa: E731
+    lay = Layout([], [], [], [])
+    lay.add([tokenizer.bos_token_id], TEXT)
+    if prefix:
+        lay.add(enc(f" {prefix}"), TEXT)
+    q_ids = enc(f" {question}")
+    if question_first:
+        lay.add(q_ids, TEXT)
+    for k in range(n_slices):
+        if fmt is not None:
+            lay.add(enc(fmt.time(k * fmt.slice_s)), TIME, k)
+        lay.add([FEATURE] * n_vision, VISION, k)
+        lay.add([FEATURE] * n_audio, AUDIO, k)
+    if not question_first:
+        lay.add(q_ids, TEXT)
+    if answer is not None:
+        lay.add(enc(f" {answer}") + [tokenizer.eos_token_id], TEXT, answer=True)
+    return lay
