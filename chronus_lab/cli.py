@@ -176,7 +176,23 @@ def main(argv=None) -> int:
     except ChronusError as e:  # a problem the user can fix: one line. Anything else is a bug: traceback.
         print(f"chronus-lab {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"chronus-lab {args.command}: interrupted (Ctrl-C). {_after_interrupt(args)}", file=sys.stderr)
+        return 130
     return 0
+
+
+def _after_interrupt(args) -> str:
+    """What an interrupted command kept, and how to go on."""
+    if args.command == "world":
+        return f"Nothing was written to {args.out}; a dataset already there is untouched."
+    if args.command == "train":
+        from .train.config import TrainConfig
+
+        out = TrainConfig.load(args.config, args.set).out
+        return (f"{out}/checkpoints/last.ckpt holds the last finished epoch (if one finished); "
+                f"run the same command again to resume from it.")
+    return "Nothing was changed; run it again."
 
 
 if __name__ == "__main__":

@@ -125,3 +125,55 @@ def coerce_fields(cls, d: dict, where: str) -> dict:
             ann = getattr(ann, "__name__", None) if ann is not None else None
         out[key] = coerce(value, ann, f"{where}{key}") if ann else value
     return out
+
+
+def _matches(value, ann: str) -> bool:
+    """Strictly: is ``value`` already of the annotated type? (ints count as floats; bools never as numbers)"""
+    ann = ann.replace(" ", "")
+    options = _top_level_union(ann)
+    if len(options) > 1:
+        return any(_matches(value, o) for o in options)
+    if ann == "None":
+        return value is None
+    if ann == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ann == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if ann == "bool":
+        return isinstance(value, bool)
+    if ann == "str":
+        return isinstance(value, str)
+    base = ann.split("[")[0]
+    inner = ann[ann.index("[") + 1:-1] if "[" in ann else ""
+    if base in ("list", "tuple"):
+        if not isinstance(value, (list, tuple)):
+            return False
+        item = inner.split(",")[0].replace("...", "") if inner else ""
+        return all(_matches(v, item) for v in value) if item and item != "..." else True
+    if base == "dict":
+        if not isinstance(value, dict):
+            return False
+        if inner:
+            k, v = inner.split(",", 1)
+            return all(_matches(a, k) and _matches(b, v) for a, b in value.items())
+        return True
+    return True  # nested dataclasses and other types: their own checks
+
+
+def check_types(obj, owner: str) -> None:
+    """Raise one ``ConfigError`` for the first field of dataclass ``obj`` whose value is not of its
+    declared type — naming the field, the value *and its type*, so "4" (str) never reads as 4 (int).
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Box:
+    ...     size: int = 4
+    >>> check_types(Box(size="4"), "Box")
+    Traceback (most recent call last):
+    ...
+    chronus_lab.errors.ConfigError: Box.size is '4' (str), not int.
+    """
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(f.type, str) and not _matches(value, f.type):
+            raise ConfigError(f"{owner}.{f.name} is {value!r} ({type(value).__name__}), not {f.type}.")

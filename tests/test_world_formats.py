@@ -88,7 +88,7 @@ def _first_av(a):
     (lambda ls: _first_av(ls[2]).update(start=-0.5), r"line 3, event \d: field 'start' is -0.5"),
     (lambda ls: _first_av(ls[0]).update(start=5.0, end=4.0), r"line 1, event \d: field 'end' is 4.0 but 'start' is 5.0"),
     (lambda ls: _first_av(ls[1])["boxes"][0].__setitem__(2, 1.3), r"line 2, event \d, box 0: field 'boxes'"),
-    (lambda ls: ls[4].update(sample_rate=22050), r"line 5: field 'sample_rate' is 22050 Hz"),
+    (lambda ls: ls[4].update(sample_rate=22050), r"line 5: field 'sample_rate' is 22050 \(int\) but the dataset's config says 16000 \(int\)"),
     (lambda ls: ls[0].pop("events"), r"line 1: field 'events' is missing"),
 ])
 def test_bad_annotations_name_the_field_and_the_file(world_dir, tmp_path, edit, message):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-_NUMBER = r"-?\d+(?:\.\d+)?"
+_NUMBER = r"-?\d+(?:\.\d+)?"  # plain decimals only: "inf", "nan" and exponents never match, so such a box is unreadable
 _BOX = re.compile(r"\[\s*" + r"\s*,\s*".join([f"({_NUMBER})"] * 4) + r"\s*\]")
 
 
@@ -72,16 +72,25 @@ def box_iou(pred: list[float] | None, true: list[float]) -> float:
     return inter / (area(pred) + area(true) - inter)
 
 
+def normalize_answer(text: str | None) -> str:
+    """The one normalisation of a written answer: spaces and case trimmed, final full stops dropped,
+    inner runs of spaces made one. Every label metric compares answers through it.
+
+    >>> normalize_answer("  True. "), normalize_answer("red   Circle")
+    ('true', 'red circle')
+    """
+    return " ".join((text or "").split()).rstrip(".").strip().lower()
+
+
 def accuracy(preds: list[str], trues: list[str]) -> float:
-    """Exact match after trimming spaces, case and a final full stop."""
-    norm = lambda x: (x or "").strip().rstrip(".").lower()  # noqa: E731
-    return sum(norm(p) == norm(t) for p, t in zip(preds, trues)) / max(len(trues), 1)
+    """Exact match of the normalised answers (``normalize_answer``)."""
+    return sum(normalize_answer(p) == normalize_answer(t) for p, t in zip(preds, trues)) / max(len(trues), 1)
 
 
 def binary_f1(preds: list[str], trues: list[str], positive: str = "true") -> float:
     """F1 of the ``positive`` class (AVFC: "true"); 0 when it is never predicted nor true."""
-    p = [(x or "").strip().lower() == positive for x in preds]
-    t = [(x or "").strip().lower() == positive for x in trues]
+    p = [normalize_answer(x) == positive for x in preds]
+    t = [normalize_answer(x) == positive for x in trues]
     tp = sum(a and b for a, b in zip(p, t))
     fp = sum(a and not b for a, b in zip(p, t))
     fn = sum(b and not a for a, b in zip(p, t))

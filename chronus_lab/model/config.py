@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError, check_fields
+from ..typed import check_types
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "tiny"
 
@@ -82,12 +83,22 @@ class OmniConfig:
     (a lever for small models, see ``shared/CALIBRATION.md``; the token layout is unchanged)."""
 
     def __post_init__(self) -> None:
+        check_types(self, "OmniConfig")
+        for name in ("vision", "audio", "llm"):
+            if not isinstance(getattr(self, name), ModelSpec):
+                raise OmniConfigError(f"OmniConfig.{name} is {getattr(self, name)!r}, not a ModelSpec.")
+            check_types(getattr(self, name), f"OmniConfig.{name}")
         side = int(round(self.vision_tokens ** 0.5))
         checks = [
             (self.time_format in ("token", "text", "none"), "time_format", "use 'token', 'text' or 'none'"),
             (side * side == self.vision_tokens and side >= 1, "vision_tokens", "must be a square (1, 4, 9, …)"),
             (self.audio_tokens >= 1, "audio_tokens", "must be >= 1"),
-            (self.slice_s > 0 and self.frames_per_slice >= 1, "slice_s/frames_per_slice", "must be positive"),
+            (0 < self.slice_s <= 60 and 1 <= self.frames_per_slice <= 64, "slice_s/frames_per_slice",
+             f"need 0 < slice_s <= 60 s and 1 to 64 frames (got {self.slice_s!r}, {self.frames_per_slice!r})"),
+            (1 <= self.max_time_tokens <= 100_000, "max_time_tokens", "need 1 to 100000"),
+            (16 <= self.image_size <= 4096 and 8000 <= self.sample_rate <= 192_000 and 1 <= self.n_mels <= 512
+             and 1 <= self.hop_ms <= 100, "image_size/sample_rate/n_mels/hop_ms", "out of range"),
+            (self.vision_tokens <= 4096 and self.audio_tokens <= 4096, "vision_tokens/audio_tokens", "at most 4096"),
             (self.vision_projector in ("linear", "mlp", "pool_mlp", "conv"), "vision_projector", "unknown kind"),
             (self.audio_projector in ("linear", "mlp", "stack_mlp", "conv"), "audio_projector", "unknown kind"),
             (self.dtype in ("float32", "bfloat16", "float16"), "dtype", "use float32, bfloat16 or float16"),

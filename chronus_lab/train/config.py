@@ -10,16 +10,19 @@ run as ``config.yaml`` — so every checkpoint says exactly what made it. The pa
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
 
 from ..errors import ConfigError, check_fields
-from ..typed import coerce_fields
+from ..typed import check_types, coerce_fields
 from ..world.tasks import KINDS
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+LIMIT = 1_000_000
+"""Largest count a config may ask for (clips, epochs …): absurd values fail here, not hours later."""
 SINGLE_HOP = ("t2v", "t2a", "v2t", "a2t")
 """One look at the clip answers these; the others need two (find X, then read Y there)."""
 
@@ -97,22 +100,35 @@ class TrainConfig:
     progress_bar: bool = True
 
     def __post_init__(self) -> None:
+        for part, owner in ((self, "TrainConfig"), (self.lora, "TrainConfig.lora"), (self.data, "TrainConfig.data")):
+            check_types(part, owner)
         d = self.data
         unknown = sorted(set(d.mixture) - set(KINDS)) + sorted(set(d.eval_kinds) - set(KINDS))
+        weights = list(d.mixture.values())
         checks = [
             (self.model in ("tiny", "full"), "model", "use 'tiny' or 'full'"),
             (self.stage in (1, 2), "stage", "use 1 (alignment) or 2 (instruction tuning)"),
             (self.finetune in ("lora", "full"), "finetune", "use 'lora' or 'full'"),
-            (self.lora.r >= 1 and self.lora.alpha > 0, "lora.r/lora.alpha", "need r >= 1 and alpha > 0"),
+            (1 <= self.lora.r <= 4096, "lora.r", f"need 1 <= r <= 4096 (got {self.lora.r})"),
+            (0 < self.lora.alpha <= 1e4, "lora.alpha", f"need 0 < alpha <= 1e4 (got {self.lora.alpha})"),
+            (0 <= self.lora.dropout < 1, "lora.dropout", f"need 0 <= dropout < 1 (got {self.lora.dropout})"),
             (not unknown, "data.mixture/data.eval_kinds", f"unknown kinds {unknown}; known: {list(KINDS)}"),
-            (sum(d.mixture.values()) > 0 and min(d.mixture.values()) >= 0, "data.mixture",
-             "weights must be >= 0 with at least one > 0"),
+            (bool(weights) and all(math.isfinite(w) and w >= 0 for w in weights) and sum(weights) > 0,
+             "data.mixture", "weights must be finite, >= 0, with at least one > 0"),
             (len(d.seeds) == 3 and len(set(d.seeds)) == 3, "data.seeds",
              "give three different seeds (train, val, test) so the splits share no clip"),
-            (min(d.n_train, d.n_val, d.n_test, d.batch_size, d.tasks_per_clip) >= 1,
-             "data.n_*/batch_size/tasks_per_clip", "must be >= 1"),
+            *[(1 <= getattr(d, f) <= LIMIT, f"data.{f}", f"need 1 to {LIMIT:,} (got {getattr(d, f)})")
+              for f in ("n_train", "n_val", "n_test", "batch_size", "tasks_per_clip")],
+            (0 <= d.curriculum_epochs <= self.max_epochs, "data.curriculum_epochs", "need 0 to max_epochs"),
             (d.world in ("tiny", "varying"), "data.world", "use 'tiny' or 'varying'"),
-            (self.lr > 0 and self.max_epochs >= 1, "lr/max_epochs", "must be positive"),
+            (0 < self.lr <= 1, "lr", f"need 0 < lr <= 1 (got {self.lr})"),
+            (1 <= self.max_epochs <= LIMIT, "max_epochs", f"need 1 to {LIMIT:,} (got {self.max_epochs})"),
+            (self.max_steps == -1 or 1 <= self.max_steps <= 10**9, "max_steps", "-1 (epochs decide) or a positive count"),
+            (self.warmup_steps >= 0 and self.grad_clip > 0 and self.val_every_epochs >= 1,
+             "warmup_steps/grad_clip/val_every_epochs", "need warmup >= 0, grad_clip > 0, val_every_epochs >= 1"),
+            (self.devices == "auto" or (isinstance(self.devices, int) and self.devices >= 1) or
+             (isinstance(self.devices, str) and self.devices.replace(",", "").isdigit()),
+             "devices", f"'auto', a count >= 1 or GPU ids like '0,1' (got {self.devices!r})"),
         ]
         check_fields("TrainConfig", checks, TrainConfigError)
 
@@ -152,9 +168,9 @@ class TrainConfig:
             names = sorted(p.stem for p in CONFIGS.glob("*.yaml"))
             raise TrainConfigError(f"no config {name_or_path!r}: give a YAML path or one of {names}")
         try:
-            d = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise TrainConfigError(f"{path}: not valid YAML ({e})") from None
+            d = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError, IsADirectoryError) as e:
+            raise TrainConfigError(f"{path}: not a valid YAML file ({type(e).__name__}: {e})") from None
         for item in overrides:
             set_path(d, item)
         return cls.from_dict(d, where=str(path))

@@ -121,8 +121,15 @@ def fit(run: Run, resume: bool = True) -> Run:
         for old in run.folder.joinpath("checkpoints").glob("*.ckpt"):
             old.unlink()
     run.module.cfg.save(run.folder / "config.yaml")
-    with quiet_transformers():
-        run.trainer.fit(run.module, datamodule=run.data, ckpt_path=ckpt)
+    try:
+        with quiet_transformers():
+            run.trainer.fit(run.module, datamodule=run.data, ckpt_path=ckpt)
+    except SystemExit:  # Lightning turns Ctrl-C into a graceful shutdown, then sys.exit(1)
+        if run.trainer.interrupted:
+            raise KeyboardInterrupt from None  # no export: the weights are mid-epoch
+        raise
+    if run.trainer.interrupted:  # interrupted in a way Lightning absorbed: never export a partial run
+        raise KeyboardInterrupt
     if run.trainer.is_global_zero:
         run.module.export(run.folder / "export")
     return run

@@ -7,9 +7,11 @@ procedural world whose ground truth is exact. This dataclass is the only place i
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 from ..errors import ConfigError, check_fields
+from ..typed import check_types
 
 # Object classes are "<colour> <shape>"; colours are far apart in RGB so a tiny encoder can tell them.
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "cross")
@@ -22,7 +24,8 @@ COLOURS: dict[str, tuple[int, int, int]] = {
 # Sound classes: each has a distinct spectro-temporal signature (see scene.py: synth_sound).
 SOUNDS: tuple[str, ...] = ("tone", "chirp", "noise", "click", "chord", "siren", "buzz", "whistle")
 
-
+MAX_DURATION = 3600.0
+"""An hour: the longest clip a config may ask for (absurd values fail early, not in numpy)."""
 
 
 @dataclass
@@ -65,23 +68,26 @@ class WorldConfig:
     """Free-form notes stored with a dataset's manifest (e.g. who made it, for what)."""
 
     def __post_init__(self) -> None:
+        check_types(self, "WorldConfig")
         checks = [
-            (0 < self.min_duration <= self.max_duration, "min_duration/max_duration",
-             "need 0 < min_duration <= max_duration"),
-            (self.fps >= 1, "fps", "need at least 1 frame per second"),
+            (0 < self.min_duration <= self.max_duration <= MAX_DURATION, "min_duration/max_duration",
+             f"need 0 < min_duration <= max_duration <= {MAX_DURATION:g} s (got {self.min_duration!r}, "
+             f"{self.max_duration!r})"),
+            (1 <= self.fps <= 120, "fps", f"need 1 to 120 frames per second (got {self.fps!r})"),
             (self.time_grid > 0 and abs(self.time_grid * self.fps - round(self.time_grid * self.fps)) < 1e-9
              and round(self.time_grid * self.fps) >= 1, "time_grid", "need a positive multiple of 1/fps"),
-            (self.image_size >= 16, "image_size", "need at least 16 pixels"),
-            (self.sample_rate >= 8000, "sample_rate", "need at least 8000 Hz"),
+            (16 <= self.image_size <= 1024, "image_size", f"need 16 to 1024 pixels (got {self.image_size!r})"),
+            (8000 <= self.sample_rate <= 192_000, "sample_rate", f"need 8000 to 192000 Hz (got {self.sample_rate!r})"),
             (1 <= self.min_events <= self.max_events, "min_events/max_events",
              "need 1 <= min_events <= max_events"),
             (self.max_events <= min(len(self.shapes) * len(self.colours), len(self.sounds)),
              "max_events", "classes never repeat inside a clip, so it must be <= the number of classes"),
             (0 < self.min_event_s <= self.max_event_s <= self.min_duration, "min_event_s/max_event_s",
              "need 0 < min_event_s <= max_event_s <= min_duration"),
+            (math.isfinite(self.noise_floor) and 0 <= self.noise_floor < 0.5, "noise_floor", "need 0 <= noise_floor < 0.5"),
             (0 <= self.p_sounding and 0 <= self.p_silent and self.p_sounding + self.p_silent <= 1,
              "p_sounding/p_silent", "need two shares >= 0 that sum to <= 1"),
-            (4 <= self.object_px[0] <= self.object_px[1] <= self.image_size // 2, "object_px",
+            (len(self.object_px) == 2 and 4 <= self.object_px[0] <= self.object_px[1] <= self.image_size // 2, "object_px",
              "need 4 <= min <= max <= image_size // 2"),
             (all(c in COLOURS for c in self.colours), "colours", f"known colours: {sorted(COLOURS)}"),
             (all(s in SHAPES for s in self.shapes), "shapes", f"known shapes: {list(SHAPES)}"),
@@ -101,8 +107,13 @@ class WorldConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "WorldConfig":
-        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+        """Strict: a mapping of known fields only, each of its declared type (what a manifest holds)."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"WorldConfig: expected a mapping of fields, got {type(d).__name__}")
+        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ConfigError(f"WorldConfig: unknown field(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}")
+        return cls(**d)
 
     @classmethod
     def tiny(cls) -> "WorldConfig":

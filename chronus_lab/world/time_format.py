@@ -42,19 +42,32 @@ class TimeFormat:
         raise NotImplementedError
 
     def parse_times(self, text: str) -> list[float]:
-        """Every time found in ``text``, in order (junk between them is ignored)."""
+        """Every readable time in ``text``, in order.
+
+        The rule, the same in every parser of the project: junk between times is ignored; a time that
+        is negative, non-finite or unreadable is skipped (``<t_-1>``, ``second{-2.0}``, ``second{inf}``);
+        a time past the clip's end is kept (the metrics score it).
+
+        >>> TextTime().parse_times("second{1.5} then second{-2.0} and second{3.0}")
+        [1.5, 3.0]
+        """
         out = []
         for m in self._TIME_RE.finditer(str(text)):
             try:
                 t = self._read(m)
             except (ValueError, OverflowError):
                 continue
-            if math.isfinite(t):
+            if math.isfinite(t) and t >= 0:
                 out.append(t)
         return out
 
     def parse_span(self, text: str) -> tuple[float, float] | None:
-        """The first two times in ``text`` as a span, ordered; None when there are fewer than two."""
+        """The first two readable times in ``text`` as a span, in order (a reversed span is read
+        forwards); None when there are fewer than two — the answer is then unreadable and scores 0.
+
+        >>> TokenTime().parse_span("<t_6> <t_2>")
+        (1.0, 3.0)
+        """
         times = self.parse_times(text)
         if len(times) < 2:
             return None
