@@ -12,7 +12,8 @@ Layers, bottom to top (``LAYERS``; a module imports only from its own layer or b
 2. ``model`` — configs, encoders, projectors, tokenizer, time layout, the Omni model;
 3. ``align`` — Meerkat's losses (AVOpT, AVACE), losses only;
 4. ``eval`` — metrics and the evaluation harness (a model and questions in, a table out);
-5. ``train`` — the plain loop, stage 0, Lightning stages 1–2 (choosing checkpoints with ``eval``);
+5. ``train``, ``rl`` — the plain loop, stage 0, Lightning stages 1–2 (choosing checkpoints with ``eval``);
+   RL (PPO, GRPO) from a training checkpoint;
 6. ``experiments`` — one ``run(...) -> rows`` per experiment or benchmark, found by name;
 7. ``viz`` — plots;
 8. ``cli`` — the ``chronus-lab`` command.
@@ -28,7 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("model",),
     ("align",),
     ("eval",),
-    ("train",),
+    ("train", "rl"),
     ("experiments",),
     ("viz",),
     ("cli",),

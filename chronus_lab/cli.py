@@ -10,6 +10,7 @@
     chronus-lab bench avace                                   # notebook 06's experiment: attention ± AVACE
     chronus-lab train --config tiny-sft [--set lora.r=4 …]    # Lightning SFT; a rerun of the same config resumes
     chronus-lab eval --ckpt runs/tiny-sft/checkpoints/last.ckpt   # the table: tasks × metrics + chance rows
+    chronus-lab rl --config tiny-grpo [--set beta=0 …]         # PPO / GRPO on temporal rewards from SFT
     chronus-lab bench sft [--recipe tiny-grounding]           # timed tiny SFT + its evaluation table
     chronus-lab bench lora [--recipe tiny-grounding]          # LoRA r 4 / 16 / 32 vs full fine-tuning
     chronus-lab bench probe                                   # linear probes: what the frozen encoders can tell
@@ -100,6 +101,21 @@ def _eval(args) -> None:
     print(ev.table())
 
 
+def _rl(args) -> None:
+    from .rl.run import RLConfig, train_rl
+    from .setup import setup
+    from .train.run import evaluate_module
+
+    cfg = RLConfig.load(args.config, args.set)
+    setup(seed=cfg.seed, threads=args.threads, quiet=True)
+    t0 = time.perf_counter()
+    run = train_rl(cfg, resume=not args.fresh)
+    print(f"{cfg.algo}: {cfg.iterations} iterations in {time.perf_counter() - t0:.0f} s; "
+          f"policy in {run.folder / 'policy.ckpt'}, log in {run.folder / 'log.csv'}")
+    if args.eval:
+        print(evaluate_module(run.module, limit_per_kind=args.limit).table())
+
+
 def _info(args) -> None:
     from .setup import describe_environment
 
@@ -155,6 +171,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=int, default=None)
     t.set_defaults(func=_train)
 
+    r = sub.add_parser("rl", help="RL (PPO or GRPO) on temporal rewards from an SFT checkpoint")
+    r.add_argument("--config", default="tiny-grpo", help="a packaged recipe (tiny-grpo, tiny-ppo, full-grpo) or a path")
+    r.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides, e.g. iterations=20 beta=0")
+    r.add_argument("--fresh", action="store_true", help="ignore a saved RL state in the run folder")
+    r.add_argument("--eval", action="store_true", help="print the test-split table after RL")
+    r.add_argument("--limit", type=int, default=None, help="questions per task kind in the evaluation")
+    r.add_argument("--threads", type=int, default=None)
+    r.set_defaults(func=_rl)
+
     e = sub.add_parser("eval", help="evaluate a checkpoint: tasks × metrics with chance rows")
     e.add_argument("--ckpt", required=True)
     e.add_argument("--split", choices=["val", "test"], default="test")
@@ -186,7 +211,12 @@ def _after_interrupt(args) -> str:
     """What an interrupted command kept, and how to go on."""
     if args.command == "world":
         return f"Nothing was written to {args.out}; a dataset already there is untouched."
-    if args.command == "train":
+    if args.command in ("train", "rl"):
+        if args.command == "rl":
+            from .rl.run import RLConfig
+
+            return (f"{RLConfig.load(args.config, args.set).out}/rl_state.pt holds the last saved iteration; "
+                    "run the same command again to resume from it.")
         from .train.config import TrainConfig
 
         out = TrainConfig.load(args.config, args.set).out

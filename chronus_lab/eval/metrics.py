@@ -105,8 +105,17 @@ def bleu4(hyps: list[str], refs: list[str]) -> float:
 
 
 def format_table(rows: list[dict]) -> str:
-    """A plain-text table (one row per dict), for notebooks and the ``bench`` commands."""
+    """A plain-text table (one row per dict), for notebooks and the ``bench`` commands; a missing
+    value (``nan``) prints as ``-``.
+
+    >>> print(format_table([{"kind": "v2t", "mIoU": 0.5}, {"kind": "a2v", "mIoU": float("nan")}]))
+    kind | mIoU
+    -----+-----
+     v2t |  0.5
+     a2v |    -
+    """
     cols = list(rows[0])
-    width = {c: max(len(str(c)), *(len(str(r[c])) for r in rows)) for c in cols}
-    line = lambda r: " | ".join(str(r[c]).rjust(width[c]) for c in cols)  # noqa: E731
+    cell = lambda v: "-" if isinstance(v, float) and v != v else str(v)  # noqa: E731
+    width = {c: max(len(str(c)), *(len(cell(r[c])) for r in rows)) for c in cols}
+    line = lambda r: " | ".join(cell(r[c]).rjust(width[c]) for c in cols)  # noqa: E731
     return "\n".join([line({c: c for c in cols}), "-+-".join("-" * width[c] for c in cols)] + [line(r) for r in rows])

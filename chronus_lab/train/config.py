@@ -161,18 +161,7 @@ class TrainConfig:
     @classmethod
     def load(cls, name_or_path: str, overrides: list[str] = ()) -> "TrainConfig":
         """A packaged recipe name (``tiny-sft``) or a YAML path, then ``key=value`` overrides."""
-        path = Path(name_or_path)
-        if not path.exists():
-            path = CONFIGS / f"{name_or_path}.yaml"
-        if not path.exists():
-            names = sorted(p.stem for p in CONFIGS.glob("*.yaml"))
-            raise TrainConfigError(f"no config {name_or_path!r}: give a YAML path or one of {names}")
-        try:
-            d = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (yaml.YAMLError, UnicodeDecodeError, IsADirectoryError) as e:
-            raise TrainConfigError(f"{path}: not a valid YAML file ({type(e).__name__}: {e})") from None
-        for item in overrides:
-            set_path(d, item)
+        d, path = read_recipe(name_or_path, overrides)
         return cls.from_dict(d, where=str(path))
 
     def save(self, path) -> Path:
@@ -186,6 +175,25 @@ class TrainConfig:
 
     def replace(self, **changes) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
+
+
+def read_recipe(name_or_path: str, overrides=()) -> tuple[dict, Path]:
+    """A packaged recipe (``configs/<name>.yaml``) or a YAML path, as a dict with the overrides applied."""
+    path = Path(name_or_path)
+    if not path.exists():
+        path = CONFIGS / f"{name_or_path}.yaml"
+    if not path.exists():
+        names = sorted(p.stem for p in CONFIGS.glob("*.yaml"))
+        raise TrainConfigError(f"no config {name_or_path!r}: give a YAML path or one of {names}")
+    try:
+        d = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError, IsADirectoryError) as e:
+        raise TrainConfigError(f"{path}: not a valid YAML file ({type(e).__name__}: {e})") from None
+    if not isinstance(d, dict):
+        raise TrainConfigError(f"{path}: a config is a mapping of fields, not {type(d).__name__}")
+    for item in overrides:
+        set_path(d, item)
+    return d, path
 
 
 def _reject_unknown(cls, d: dict, where: str) -> None:
@@ -203,6 +211,8 @@ def set_path(d: dict, item: str) -> None:
     node = d
     for p in parents:
         node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise TrainConfigError(f"override {item!r}: {p} is a value, not a group of fields")
     try:
         node[last] = yaml.safe_load(value)
     except yaml.YAMLError:

@@ -1,0 +1,225 @@
+"""One RL run: an SFT checkpoint in, the same LoRA adapters trained with PPO or GRPO, a checkpoint out.
+
+Built in ``notebooks/08_ppo_rewards.ipynb``; tested in ``tests/test_rl.py``; CLI:
+``chronus-lab rl --config tiny-grpo [--set key=value …]``.
+
+A plain loop, not Lightning: an RL step alternates sampling (``generate``), scoring (rewards, the
+reference's log-probs) and several optimiser steps on the same samples; written out, it reads top to
+bottom like the algorithm, and at tiny scale Lightning's manual optimisation would add hooks, not
+clarity. What Lightning gives SFT — seeding, resume, logs — is kept here by hand: the run folder holds
+``config.yaml``, ``log.csv`` (reward parts, KL, clip fraction, entropy, value loss per iteration),
+``rl_state.pt`` (adapters, value head, optimiser, iteration and RNG states, written atomically every
+``save_every`` iterations; a rerun of the same config resumes from it) and ``policy.ckpt`` (an SFT-style
+checkpoint that ``chronus-lab eval --ckpt`` reads).
+"""
+from __future__ import annotations
+
+import csv
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..errors import ConfigError, check_fields
+from ..model.encoders import encode_clips
+from ..model.omni import collate
+from ..train.config import TrainConfig, read_recipe
+from ..train.module import CONFIG_KEY, load_checkpoint
+from ..typed import check_types, coerce_fields
+from ..world import WorldConfig, make_clip, make_task
+from . import grpo, ppo
+from .policy import prompts, sample, token_scores
+from .rewards import columns_of, combine, task_columns
+
+
+@dataclass
+class RLConfig:
+    algo: str = "grpo"
+    """``"ppo"`` (the paper) or ``"grpo"`` (the released code)."""
+    init_from: str = "runs/tiny-grounding/checkpoints/last.ckpt"
+    """The SFT checkpoint whose LoRA adapters RL continues to train (projectors stay fixed)."""
+    kinds: list[str] = field(default_factory=lambda: ["v2t", "a2t", "a2v", "v2a", "order"])
+    """Task kinds asked during RL (questions from the SFT run's training clips)."""
+    rewards: dict[str, float] = field(default_factory=lambda: {"temporal_iou": 1.0, "format": 0.2,
+                                                               "temporal_order": 1.0, "cross_modal": 1.0})
+    """Reward names (``rl/rewards.py``) and their weights."""
+    n_clips: int = 400
+    prompts_per_step: int = 8
+    group_size: int = 4
+    """Answers sampled per prompt — GRPO's G; PPO samples the same number, so both see as many answers."""
+    iterations: int = 60
+    lr: float = 5e-5
+    temperature: float = 1.0
+    max_new_tokens: int = 12
+    kl_coef: float = 0.05
+    """PPO: β of the per-token KL penalty in the reward (TRL's default)."""
+    beta: float = 0.04
+    """GRPO: β of the k3 KL term in the loss (the released code; 0 = TRL's default)."""
+    clip: float = 0.2
+    ppo_epochs: int = 4
+    loss_type: str = "sequence"
+    """GRPO: ``"sequence"`` (per-answer mean, the original) or ``"token"`` (DAPO / TRL's default)."""
+    save_every: int = 10
+    seed: int = 0
+    out: str = "runs/tiny-grpo"
+
+    def __post_init__(self) -> None:
+        check_types(self, "RLConfig")
+        from ..world.tasks import KINDS
+        from .rewards import REWARDS
+
+        check_fields("RLConfig", [
+            (self.algo in ("ppo", "grpo"), "algo", "use 'ppo' or 'grpo'"),
+            (bool(self.kinds) and set(self.kinds) <= set(KINDS), "kinds", f"task kinds from {list(KINDS)}"),
+            (bool(self.rewards) and set(self.rewards) <= set(REWARDS), "rewards", f"names from {sorted(REWARDS)}"),
+            (min(self.n_clips, self.prompts_per_step, self.iterations, self.save_every, self.ppo_epochs) >= 1,
+             "n_clips/prompts_per_step/iterations/save_every/ppo_epochs", "must be >= 1"),
+            (self.group_size >= 2, "group_size", "GRPO needs at least 2 answers per prompt"),
+            (0 < self.lr <= 1 and 0 <= self.temperature <= 10 and 1 <= self.max_new_tokens <= 512,
+             "lr/temperature/max_new_tokens", "need 0 < lr <= 1, 0 <= temperature <= 10, 1 to 512 tokens"),
+            (self.kl_coef >= 0 and self.beta >= 0 and 0 < self.clip < 1, "kl_coef/beta/clip", "out of range"),
+            (self.loss_type in ("sequence", "token"), "loss_type", "use 'sequence' or 'token'"),
+        ])
+
+    @classmethod
+    def load(cls, name_or_path: str, overrides=()) -> "RLConfig":
+        d, path = read_recipe(name_or_path, overrides)
+        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ConfigError(f"{path}: unknown field(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}")
+        return cls(**coerce_fields(cls, d, f"{path}: "))
+
+
+class Prompter:
+    """Questions on the SFT run's training clips, drawn by a seeded generator: (batch, reward columns)."""
+
+    def __init__(self, model, sft: TrainConfig, cfg: RLConfig):
+        world = WorldConfig.varying() if sft.data.world == "varying" else WorldConfig.tiny()
+        self.clips = [make_clip(world, sft.data.seeds[0], i) for i in range(cfg.n_clips)]
+        self.features = encode_clips(model.encoders, self.clips, sft.data.cache)
+        for c in self.clips:
+            c.frames = c.audio = None  # features are all RL needs
+        self.model, self.cfg = model, cfg
+
+    def draw(self, rng: random.Random):
+        picks = []
+        while len(picks) < self.cfg.prompts_per_step:
+            ci = rng.randrange(len(self.clips))
+            task = make_task(self.clips[ci], rng.choice(self.cfg.kinds), seed=rng.randrange(10**6),
+                             fmt=self.model.answer_format)
+            if task is not None:
+                picks.append((ci, task))
+        batch = collate([self.features[ci] for ci, _ in picks], [t.question for _, t in picks])
+        cols = [task_columns(t, self.clips[ci], self.model.answer_format) for ci, t in picks]
+        return batch, picks, cols
+
+
+def rl_step(module, value_head, params, optimizer, batch, cols, cfg: RLConfig, reward) -> dict:
+    """Sample, score, update — one iteration of PPO or GRPO."""
+    model = module.model
+    G = cfg.group_size
+    p = prompts(model, batch).repeat(G)  # every prompt G times: GRPO's group; PPO sees as many answers
+    model.eval()  # sampling and scoring without dropout
+    ids, mask, texts = sample(model, p, cfg.max_new_tokens, cfg.temperature)
+    columns = columns_of([c for c in cols for _ in range(G)])
+    totals, parts = reward(texts, **columns)
+    scores = torch.tensor(totals, dtype=torch.float32, device=mask.device)
+    with torch.no_grad():
+        logp, values, _ = token_scores(model, p, ids, mask, value_head if cfg.algo == "ppo" else None)
+        ref_logp, _, _ = token_scores(model, p, ids, mask, reference=True)
+    rollout = {"logp": logp, "ref_logp": ref_logp, "values": values, "mask": mask}
+
+    def score_fn():
+        return token_scores(model, p, ids, mask, value_head if cfg.algo == "ppo" else None)
+
+    if cfg.algo == "ppo":
+        stats = ppo.ppo_update(score_fn, params, optimizer, rollout, scores,
+                               ppo.PPOSettings(kl_coef=cfg.kl_coef, clip=cfg.clip, epochs=cfg.ppo_epochs))
+    else:
+        stats = grpo.grpo_update(score_fn, params, optimizer, rollout, scores, G, cfg.beta, cfg.clip, cfg.loss_type)
+    stats["reward"] = float(scores.mean())
+    for name, values_ in parts.items():
+        applicable = [v for v in values_ if v is not None]
+        stats[f"reward/{name}"] = sum(applicable) / len(applicable) if applicable else float("nan")
+    return stats
+
+
+@dataclass
+class RLRun:
+    module: object
+    cfg: RLConfig
+    sft: TrainConfig
+    history: list[dict]
+    folder: Path
+
+
+def train_rl(cfg: RLConfig, resume: bool = True, log=print) -> RLRun:
+    """Run RL from ``cfg.init_from``; resumes from ``<out>/rl_state.pt`` when its config is the same."""
+    from ..setup import pick_device
+
+    folder = Path(cfg.out)
+    module = load_checkpoint(cfg.init_from).to(pick_device())
+    sft_keys = module.trainable_keys()
+    model = module.model
+    if not getattr(model.llm, "peft_config", None):
+        raise ConfigError(f"RL trains LoRA adapters: {cfg.init_from} was trained with finetune=full")
+    for name, prm in module.named_parameters():  # the adapters train; projectors and the base stay
+        prm.requires_grad_("lora_" in name)
+    value_head = ppo.value_head(model.llm.config.hidden_size).to(module.device)
+    params = [p for p in module.parameters() if p.requires_grad] + (list(value_head.parameters()) if cfg.algo == "ppo" else [])
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
+    reward = combine(cfg.rewards)
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    prompter = Prompter(model, module.cfg, cfg)
+    history, start = [], 0
+    state_path = folder / "rl_state.pt"
+    if resume and state_path.exists():
+        state = torch.load(state_path, map_location="cpu", weights_only=False)
+        changed = sorted(k for k in state["config"] if state["config"][k] != asdict(cfg).get(k)
+                         and k not in ("iterations", "save_every"))  # run length may change
+        if changed:
+            raise ConfigError(f"{folder} holds an RL run with another config ({', '.join(changed)} differ): "
+                              "rerun with --fresh, or give this run its own out")
+        module.load_state_dict(state["adapters"], strict=False)
+        value_head.load_state_dict(state["value_head"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        rng.setstate(state["rng"])
+        history, start = state["history"], state["iteration"]
+    folder.mkdir(parents=True, exist_ok=True)
+    for it in range(start, cfg.iterations):
+        batch, _, cols = prompter.draw(rng)
+        stats = {"iteration": it + 1, **rl_step(module, value_head, params, optimizer, batch, cols, cfg, reward)}
+        history.append(stats)
+        if log and ((it + 1) % max(cfg.iterations // 10, 1) == 0 or it == 0):
+            log(f"it {it + 1:4d}  reward {stats['reward']:.3f}  kl {stats['kl']:.4f}  "
+                f"clip {stats['clip frac']:.3f}  entropy {stats['entropy']:.3f}")
+        if (it + 1) % cfg.save_every == 0 or it + 1 == cfg.iterations:
+            _save(state_path, {"config": asdict(cfg), "iteration": it + 1, "history": history,
+                               "adapters": {k: v for k, v in module.state_dict().items() if "lora_" in k},
+                               "value_head": value_head.state_dict(), "optimizer": optimizer.state_dict(),
+                               "torch_rng": torch.get_rng_state(), "rng": rng.getstate()})
+    _write_log(folder / "log.csv", history)
+    state = {k: v for k, v in module.state_dict().items() if k in sft_keys}
+    _save(folder / "policy.ckpt", {"state_dict": state, CONFIG_KEY: module.cfg.to_dict(), "epoch": None,
+                                   "global_step": cfg.iterations, "rl_config": asdict(cfg)})
+    module.eval()
+    return RLRun(module, cfg, module.cfg, history, folder)
+
+
+def _save(path: Path, obj) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)  # atomic: an interrupted save never leaves a half file
+
+
+def _write_log(path: Path, history: list[dict]) -> None:
+    keys = sorted({k for h in history for k in h}, key=lambda k: (k != "iteration", k))
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        w.writerows(history)
+    tmp.replace(path)

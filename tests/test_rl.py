@@ -1,0 +1,207 @@
+"""RL: GAE, the clipped losses, KL estimators, group advantages, the reference under disable_adapter,
+and a toy task that PPO and GRPO each learn in seconds (each test can fail)."""
+import math
+
+import pytest
+import torch
+
+from chronus_lab.rl import grpo, ppo
+from chronus_lab.rl.rewards import combine, cross_modal, kendall_agreement, task_columns, temporal_iou
+
+
+def test_gae_equals_the_brute_force_sum():
+    g = torch.Generator().manual_seed(0)
+    r, v = torch.randn(3, 6, generator=g), torch.randn(3, 6, generator=g)
+    mask = torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0], [1, 0, 0, 0, 0, 0]], dtype=torch.float32)
+    gamma, lam = 0.9, 0.8
+    adv, ret = ppo.gae(r, v, mask, gamma, lam)
+    for b in range(3):
+        n = int(mask[b].sum())
+        vals = list(v[b, :n]) + [torch.tensor(0.0)]  # the value after the last token is 0 (episode over)
+        deltas = [r[b, t] + gamma * vals[t + 1] - vals[t] for t in range(n)]
+        for t in range(n):
+            want = sum((gamma * lam) ** k * deltas[t + k] for k in range(n - t))
+            assert adv[b, t].item() == pytest.approx(want.item(), abs=1e-5)
+            assert ret[b, t].item() == pytest.approx(want.item() + v[b, t].item(), abs=1e-5)
+        assert adv[b, n:].abs().sum() == 0 and ret[b, n:].abs().sum() == 0
+
+
+def test_clipped_surrogate_and_value_loss_on_hand_worked_numbers():
+    logp = torch.log(torch.tensor([[1.5, 0.5, 1.1]]))  # ratios 1.5, 0.5, 1.1 against old log-probs of 0
+    old = torch.zeros(1, 3)
+    adv = torch.tensor([[1.0, -1.0, 2.0]])
+    mask = torch.ones(1, 3)
+    loss, clipfrac = ppo.clipped_surrogate(logp, old, adv, mask, clip=0.2)
+    # min(1.5·1, 1.2·1) = 1.2; min(0.5·−1, 0.8·−1) = −0.8; min(1.1·2, 1.1·2) = 2.2 → −(1.2 − 0.8 + 2.2)/3
+    assert loss.item() == pytest.approx(-(1.2 - 0.8 + 2.2) / 3)
+    assert clipfrac.item() == pytest.approx(2 / 3)
+    v, v_old, ret = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.5, 0.0]]), torch.tensor([[2.0, 0.3]])
+    # token 1: max((1−2)², (0.5+0.2−2)²) = max(1, 1.69) = 1.69; token 2: max(0.09, 0.09) → ½·mean
+    assert ppo.clipped_value_loss(v, v_old, ret, torch.ones(1, 2), 0.2).item() == pytest.approx(0.5 * (1.69 + 0.09) / 2)
+
+
+def test_kl_estimators_k3_never_negative_and_both_unbiased():
+    g = torch.Generator().manual_seed(0)
+    p, q = torch.tensor([0.7, 0.2, 0.1]), torch.tensor([0.4, 0.4, 0.2])  # policy π, reference
+    exact = float((p * (p / q).log()).sum())
+    x = torch.multinomial(p, 200_000, replacement=True, generator=g)
+    logp, ref = p.log()[x], q.log()[x]
+    assert ppo.kl_k1(logp, ref).mean().item() == pytest.approx(exact, abs=5e-3)
+    assert ppo.kl_k3(logp, ref).mean().item() == pytest.approx(exact, abs=5e-3)
+    assert (ppo.kl_k3(logp, ref) >= 0).all() and (ppo.kl_k1(logp, ref) < 0).any()
+
+
+def test_group_advantages_sum_to_zero_per_group():
+    r = torch.tensor([1.0, 0.0, 0.5, 0.5, 2.0, 2.0, 2.0, 2.0])
+    a = grpo.group_advantages(r, 4)
+    assert a.view(2, 4).sum(1).abs().max() < 1e-5
+    assert a[4:].abs().max() == 0  # a group that all scored the same teaches nothing
+    assert a[0] > 0 > a[1]
+
+
+def test_grpo_loss_types_weigh_tokens_differently():
+    adv = torch.tensor([1.0, -1.0])
+    mask = torch.tensor([[1, 0, 0, 0], [1, 1, 1, 1]], dtype=torch.float32)
+    logp = torch.zeros(2, 4)
+    seq, _ = grpo.grpo_loss(logp, logp, logp, adv, mask, beta=0.0, loss_type="sequence")
+    tok, _ = grpo.grpo_loss(logp, logp, logp, adv, mask, beta=0.0, loss_type="token")
+    assert seq.item() == pytest.approx(0.0) and tok.item() == pytest.approx((-1 + 4) / 5)
+
+
+def test_rewards_edge_cases():
+    assert temporal_iou(["?"], span=[None], time_format=["text"], slice_s=[0.5]) == [None]
+    assert kendall_agreement(["b", "a"], ["a", "b"]) == 0.0 and kendall_agreement(["a"], ["a", "b"]) == 1.0
+    assert cross_modal(["x"], partner=[None], events=[{}]) == [None]
+    total = combine({"temporal_iou": 1.0, "format": 0.5})
+    t, parts = total(["second{0.0}-second{2.0}", "nothing"], span=[[0.0, 2.0], None], duration=[8.0, 8.0],
+                     time_format=["text"] * 2, slice_s=[0.5] * 2)
+    assert t == [1.5, 0.0] and parts["format"] == [1.0, None]
+
+
+def test_task_columns_match_the_world():
+    from chronus_lab.world import WorldConfig, make_clip, make_task
+    from chronus_lab.world.time_format import TextTime
+
+    fmt = TextTime()
+    for i in range(40):
+        clip = make_clip(WorldConfig(), 2, i)
+        for kind in ("v2t", "order", "a2v"):
+            task = make_task(clip, kind, seed=i, fmt=fmt)
+            if task is None:
+                continue
+            cols = task_columns(task, clip, fmt)
+            one = {k: [v] for k, v in cols.items()}
+            total, _ = combine({"temporal_iou": 1, "temporal_order": 1, "cross_modal": 1})([task.answer], **one)
+            assert total == [1.0], (kind, task.question, task.answer, cols)  # the true answer earns full reward
+
+
+# --- a toy policy: a tiny LM that must learn to answer one target span --------------------------
+def _toy(seed):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(LlamaConfig(vocab_size=12, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=16))
+
+
+def _toy_scores(lm, prompt, ids, head=None):
+    x = torch.cat([prompt, ids], 1)
+    out = lm(input_ids=x, output_hidden_states=True)
+    P, T = prompt.shape[1], ids.shape[1]
+    logp_all = out.logits[:, P - 1:P + T - 1].log_softmax(-1)
+    logp = logp_all.gather(-1, ids[..., None]).squeeze(-1)
+    values = head(out.hidden_states[-1][:, P - 1:P + T - 1]).squeeze(-1) if head is not None else None
+    return logp, values, -(logp_all.exp() * logp_all).sum(-1)
+
+
+def _toy_sample(lm, prompt, n, T=2):
+    ids = prompt.repeat(n, 1)
+    with torch.no_grad():
+        for _ in range(T):
+            nxt = torch.multinomial(lm(input_ids=ids).logits[:, -1].softmax(-1), 1)
+            ids = torch.cat([ids, nxt], 1)
+    return ids[:, prompt.shape[1]:]
+
+
+TARGET = torch.tensor([7, 3])  # "the span": two tokens
+
+
+def _toy_reward(ids):
+    return (ids == TARGET).float().mean(1)  # half a point per correct token
+
+
+@pytest.mark.parametrize("algo", ["ppo", "grpo"])
+def test_toy_task_is_learned_in_seconds(algo):
+    lm = _toy(0)
+    ref = _toy(0)  # the reference: the starting weights, frozen
+    head = ppo.value_head(32)
+    params = list(lm.parameters()) + (list(head.parameters()) if algo == "ppo" else [])
+    opt = torch.optim.Adam(params, lr=3e-3)
+    prompt = torch.tensor([[1, 2]])
+    before = _toy_reward(_toy_sample(lm, prompt, 256)).mean().item()
+    for _ in range(60):
+        ids = _toy_sample(lm, prompt, 16)
+        mask = torch.ones_like(ids, dtype=torch.float32)
+        with torch.no_grad():
+            logp, values, _ = _toy_scores(lm, prompt.repeat(16, 1), ids, head if algo == "ppo" else None)
+            ref_logp, _, _ = _toy_scores(ref, prompt.repeat(16, 1), ids)
+        rollout = {"logp": logp, "ref_logp": ref_logp, "values": values, "mask": mask}
+        fn = lambda: _toy_scores(lm, prompt.repeat(16, 1), ids, head if algo == "ppo" else None)  # noqa: E731
+        if algo == "ppo":
+            ppo.ppo_update(fn, params, opt, rollout, _toy_reward(ids), ppo.PPOSettings(kl_coef=0.01))
+        else:
+            grpo.grpo_update(fn, params, opt, rollout, _toy_reward(ids), group_size=8, beta=0.01)
+    after = _toy_reward(_toy_sample(lm, prompt, 256)).mean().item()
+    assert before < 0.3 and after > 0.8, (before, after)
+
+
+def test_reference_is_the_base_with_adapters_off_and_an_update_leaves_it_unchanged():
+    from peft import LoraConfig, get_peft_model
+
+    lm = get_peft_model(_toy(1), LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    base = _toy(1)
+    x = torch.tensor([[1, 2, 3]])
+    with torch.no_grad(), lm.disable_adapter():
+        ref_before = lm(input_ids=x).logits
+    torch.testing.assert_close(ref_before, base(input_ids=x).logits)  # adapters off = the base model
+    assert not torch.allclose(lm(input_ids=x).logits, ref_before)  # adapters on = another policy
+    opt = torch.optim.SGD([p for p in lm.parameters() if p.requires_grad], lr=0.1)
+    lm(input_ids=x).logits.sum().backward()
+    opt.step()
+    with torch.no_grad(), lm.disable_adapter():
+        torch.testing.assert_close(lm(input_ids=x).logits, ref_before)  # the update touched adapters only
+
+
+# --- the whole path on the Omni model: SFT checkpoint → RL → a checkpoint `eval` reads ---------------
+@pytest.fixture(scope="module")
+def sft_ckpt(tmp_path_factory):
+    from chronus_lab.train.config import TrainConfig
+    from chronus_lab.train.run import fit, prepare
+
+    out = tmp_path_factory.mktemp("sft") / "run"
+    cfg = TrainConfig.load("tiny-grounding", ["data.n_train=6", "data.n_val=2", "data.n_test=2", "data.tasks_per_clip=2",
+                                              "data.batch_size=4", "data.eval_kinds=[v2t, a2v]", "max_epochs=1",
+                                              "progress_bar=false", f"out={out}"])
+    return fit(prepare(cfg, quiet=True)).last
+
+
+@pytest.mark.parametrize("algo", ["ppo", "grpo"])
+def test_rl_trains_only_the_adapters_writes_a_checkpoint_eval_reads_and_resumes(sft_ckpt, tmp_path, algo):
+    from chronus_lab.cli import main
+    from chronus_lab.rl.run import RLConfig, train_rl
+    from chronus_lab.train.module import load_checkpoint
+
+    over = [f"algo={algo}", f"init_from={sft_ckpt}", "n_clips=4", "prompts_per_step=2", "group_size=2",
+            "iterations=2", "save_every=1", "max_new_tokens=6", "lr=1e-2", f"out={tmp_path / algo}"]
+    run = train_rl(RLConfig.load(f"tiny-{algo}", over), log=None)
+    start = load_checkpoint(sft_ckpt).state_dict()
+    after = run.module.state_dict()
+    moved = [k for k in after if "lora_" in k and not torch.equal(after[k].cpu(), start[k])]
+    assert moved and all(torch.equal(after[k].cpu(), start[k]) for k in start if "lora_" not in k)
+    assert {"reward", "kl", "clip frac", "entropy", "reward/temporal_iou"} <= set(run.history[-1])
+    assert (run.folder / "log.csv").exists() and len(run.history) == 2
+    again = load_checkpoint(run.folder / "policy.ckpt")
+    assert all(torch.equal(again.state_dict()[k], after[k].cpu()) for k in moved)
+    assert main(["eval", "--ckpt", str(run.folder / "policy.ckpt"), "--limit", "1"]) == 0
+    longer = train_rl(RLConfig.load(f"tiny-{algo}", [*over, "iterations=3"]), log=None)  # resumes at 2
+    assert [h["iteration"] for h in longer.history] == [1, 2, 3]
