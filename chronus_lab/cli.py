@@ -67,7 +67,7 @@ def _bench(args) -> None:
 
     setup(seed=0, threads=args.threads, quiet=True)
     rows = run(args.what, recipe=args.recipe, overrides=args.set, limit_per_kind=args.limit, n=args.n,
-               steps=args.steps, n_train=args.n_train, n_test=args.n_test)
+               steps=args.steps, n_train=args.n_train, n_test=args.n_test, ckpt=args.ckpt, seeds=args.seeds)
     print(format_table(rows))
 
 
@@ -160,6 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--steps", type=int, default=None, help="training steps (experiments; each has its default)")
     be.add_argument("--n-train", type=int, default=None, help="training clips (experiments; each has its default)")
     be.add_argument("--n-test", type=int, default=None, help="test clips (experiments; each has its default)")
+    be.add_argument("--ckpt", default=None, help="the SFT checkpoint RL starts from (rl)")
+    be.add_argument("--seeds", type=int, default=None, help="runs per variant (rl; default 3)")
     be.add_argument("--threads", type=int, default=1)
     be.set_defaults(func=_bench)
 

@@ -205,3 +205,13 @@ def test_rl_trains_only_the_adapters_writes_a_checkpoint_eval_reads_and_resumes(
     assert main(["eval", "--ckpt", str(run.folder / "policy.ckpt"), "--limit", "1"]) == 0
     longer = train_rl(RLConfig.load(f"tiny-{algo}", [*over, "iterations=3"]), log=None)  # resumes at 2
     assert [h["iteration"] for h in longer.history] == [1, 2, 3]
+
+
+def test_bench_rl_prints_sft_ppo_grpo_and_chance_rows(sft_ckpt, capsys):
+    from chronus_lab.cli import main
+
+    assert main(["bench", "rl", "--ckpt", str(sft_ckpt), "--steps", "1", "--seeds", "1", "--limit", "2",
+                 "--set", "n_clips=4", "prompts_per_step=2", "group_size=2", "max_new_tokens=4"]) == 0
+    text = capsys.readouterr().out
+    for row in ("SFT (start)", "SFT + PPO (1 seeds)", "SFT + GRPO (1 seeds)", "chance", "explicit mIoU"):
+        assert row in text

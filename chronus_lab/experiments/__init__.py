@@ -18,6 +18,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "probe": ("probe", "what the frozen encoders can tell at all: linear probes"),
     "sft": ("sft", "notebook 07: a recipe trained from scratch, timed, and its test table"),
     "lora": ("lora", "notebook 07: LoRA r 4 / 16 / 32 vs full fine-tuning, same budget"),
+    "rl": ("rl", "notebook 08: SFT → + PPO and → + GRPO from one checkpoint (--ckpt), mean ± std over seeds"),
 }
 """``name → (module in this package, what it measures)``."""
 

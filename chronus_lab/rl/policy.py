@@ -31,7 +31,9 @@ class Prompts:
         return Prompts(self.embeds.repeat_interleave(g, 0), self.mask.repeat_interleave(g, 0))
 
 
+@torch.no_grad()
 def prompts(model: OmniModel, batch: dict) -> Prompts:
+    """The prompts as fixed inputs: RL trains the adapters, not the projectors, so no graph is kept."""
     e = model.embed({**batch, "answers": None}, pad_left=True)
     return Prompts(e["inputs_embeds"], e["attention_mask"])
 

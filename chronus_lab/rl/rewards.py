@@ -137,6 +137,8 @@ def cross_modal(completions: list[str], **columns) -> list[float | None]:
     >>> cross_modal(["red circle", "blue square", "zebra"], partner=["red circle"] * 3,
     ...             events=[{"red circle": [1.0, 3.0], "blue square": [2.0, 3.0]}] * 3)
     [1.0, 0.5, 0.0]
+    >>> cross_modal(["nothing", "chirp"], partner=["nothing"] * 2, events=[{"chirp": [0.0, 1.0]}] * 2)
+    [1.0, 0.0]
     """
     out = []
     for i, text in enumerate(completions):
@@ -147,7 +149,7 @@ def cross_modal(completions: list[str], **columns) -> list[float | None]:
         answer, events = normalize_answer(text), columns["events"][i]
         if answer == normalize_answer(partner):
             out.append(1.0)
-        elif answer in events:
+        elif answer in events and partner in events:
             out.append(_tiou(tuple(events[answer]), tuple(events[partner])))
         else:
             out.append(0.0)
@@ -185,7 +187,7 @@ def task_columns(task: Task, clip, fmt) -> dict:
     if task.kind == "order":
         named = task.question.removeprefix("Which starts first: ").rstrip("?").split(" or ")
         order = sorted(named, key=lambda n: named.index(n) if n != task.answer else -1)
-    partner = task.answer if task.kind in ("a2v", "v2a") and task.answer != "nothing" else None
+    partner = task.answer if task.kind in ("a2v", "v2a") else None  # "nothing" for a silent object: exact match only
     return {"kind": task.kind, "span": task.target.get("span") if task.kind in SPAN_KINDS else None,
             "duration": clip.duration, "time_format": fmt.name, "slice_s": fmt.slice_s, "order": order,
             "partner": partner, "events": objects if task.kind == "a2v" else sounds}
