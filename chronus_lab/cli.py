@@ -168,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train with Lightning from a YAML config (resumes from last.ckpt)")
     t.add_argument("--config", default="tiny-sft", help="a packaged recipe (tiny-sft, tiny-align, full-sft) or a path")
     t.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides, e.g. lora.r=4 max_epochs=2")
-    t.add_argument("--fresh", action="store_true", help="ignore an existing last.ckpt in the run folder")
+    t.add_argument("--fresh", action="store_true", help="start over: the run folder's old checkpoints are removed")
     t.add_argument("--eval", action="store_true", help="print the test-split table after training")
     t.add_argument("--threads", type=int, default=None)
     t.set_defaults(func=_train)

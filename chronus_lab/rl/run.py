@@ -15,6 +15,7 @@ checkpoint that ``chronus-lab eval --ckpt`` reads).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -160,12 +161,10 @@ def train_rl(cfg: RLConfig, resume: bool = True, log=print) -> RLRun:
 
     folder = Path(cfg.out)
     module = load_checkpoint(cfg.init_from).to(pick_device())
-    sft_keys = module.trainable_keys()
-    model = module.model
-    if not getattr(model.llm, "peft_config", None):
+    if not getattr(module.model.llm, "peft_config", None):
         raise ConfigError(f"RL trains LoRA adapters: {cfg.init_from} was trained with finetune=full")
-    for name, prm in module.named_parameters():  # the adapters train; projectors and the base stay
-        prm.requires_grad_("lora_" in name)
+    sft_lora = start_from_sft(module)
+    model = module.model
     value_head = ppo.value_head(model.llm.config.hidden_size).to(module.device)
     params = [p for p in module.parameters() if p.requires_grad] + (list(value_head.parameters()) if cfg.algo == "ppo" else [])
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
@@ -202,11 +201,50 @@ def train_rl(cfg: RLConfig, resume: bool = True, log=print) -> RLRun:
                                "value_head": value_head.state_dict(), "optimizer": optimizer.state_dict(),
                                "torch_rng": torch.get_rng_state(), "rng": rng.getstate()})
     _write_log(folder / "log.csv", history)
-    state = {k: v for k, v in module.state_dict().items() if k in sft_keys}
-    _save(folder / "policy.ckpt", {"state_dict": state, CONFIG_KEY: module.cfg.to_dict(), "epoch": None,
+    state, policy_cfg = policy_checkpoint(module, sft_lora)
+    _save(folder / "policy.ckpt", {"state_dict": state, CONFIG_KEY: policy_cfg.to_dict(), "epoch": None,
                                    "global_step": cfg.iterations, "rl_config": asdict(cfg)})
     module.eval()
     return RLRun(module, cfg, module.cfg, history, folder)
+
+
+def start_from_sft(module) -> dict:
+    """Fold the SFT adapters into the base weights and put fresh adapters on top.
+
+    Then the reference — the model with its adapters switched off — *is* the SFT model, as RL wants
+    (KL to the SFT policy, not to the pre-SFT base), still without a second copy. The fresh adapters
+    start at zero (LoRA's B = 0), so the policy starts exactly at the SFT model. Returns the SFT
+    adapters' weights and scaling, needed to write one checkpoint of the final policy.
+    """
+    from peft import LoraConfig, get_peft_model
+
+    llm, spec = module.model.llm, module.cfg.lora
+    sft = {"weights": {k: v.detach().clone() for k, v in module.state_dict().items() if "lora_" in k},
+           "scale": spec.alpha / spec.r, "r": spec.r}
+    base = llm.merge_and_unload()
+    module.model.llm = get_peft_model(base, LoraConfig(r=spec.r, lora_alpha=spec.alpha, lora_dropout=spec.dropout,
+                                                       target_modules=list(spec.targets), bias="none",
+                                                       task_type="CAUSAL_LM"))
+    for name, prm in module.named_parameters():  # the new adapters train; projectors and base stay
+        prm.requires_grad_("lora_" in name)
+    return sft
+
+
+def policy_checkpoint(module, sft: dict):
+    """The final policy as one SFT-style checkpoint: SFT and RL adapters side by side make one LoRA of
+    rank r_SFT + r_RL with scaling 1 (``ΔW = s₁B₁A₁ + s₂B₂A₂ = [s₁B₁ s₂B₂]·[A₁; A₂]``), exactly."""
+    spec = module.cfg.lora
+    rl_scale, r = spec.alpha / spec.r, sft["r"] + spec.r
+    cfg = module.cfg.replace(lora=dataclasses.replace(spec, r=r, alpha=r))  # alpha = r: scaling 1
+    state = {}
+    for key, value in module.state_dict().items():
+        if "lora_A" in key:
+            state[key] = torch.cat([sft["weights"][key], value.detach()], 0).cpu()  # (r₁ + r₂, in)
+        elif "lora_B" in key:
+            state[key] = torch.cat([sft["scale"] * sft["weights"][key], rl_scale * value.detach()], 1).cpu()
+        elif key.startswith("model.vision_proj.") or key.startswith("model.audio_proj."):
+            state[key] = value.detach().cpu()
+    return state, cfg
 
 
 def _save(path: Path, obj) -> None:
