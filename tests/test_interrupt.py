@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-CLI = [sys.executable, "-c", "import sys; from chronus_lab.cli import main; sys.exit(main())"]
+# A shell that starts a job in the background makes it ignore SIGINT, and Python then installs no
+# KeyboardInterrupt handler; restore the handler a terminal gives, so the test works however it is run.
+CLI = [sys.executable, "-c", "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                             "from chronus_lab.cli import main; sys.exit(main())"]
 
 
 def _interrupt_when(cmd, ready, timeout=120.0):
