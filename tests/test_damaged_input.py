@@ -5,6 +5,7 @@ import json
 import math
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,14 @@ json_values = st.recursive(
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory):
     return generate_world(tmp_path_factory.mktemp("clean") / "w", n=4, seed=5, chunk_size=2)
+
+
+@contextmanager
+def _copy_of(folder):
+    """A throwaway copy of a dataset folder, to damage."""
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copytree(folder, Path(tmp) / "w")
+        yield Path(tmp) / "w"
 
 
 def _load_everything(folder):
@@ -84,9 +93,7 @@ def _set(obj, path, value, delete=False):
 @SETTINGS
 @given(data=st.data())
 def test_a_damaged_clips_record_loads_valid_or_names_the_line(clean, data):
-    with tempfile.TemporaryDirectory() as tmp:
-        bad = Path(tmp) / "w"
-        shutil.copytree(clean, bad)
+    with _copy_of(clean) as bad:
         lines = (bad / "clips.jsonl").read_text().splitlines()
         i = data.draw(st.integers(0, len(lines) - 1))
         record = json.loads(lines[i])
@@ -109,9 +116,7 @@ def test_a_damaged_clips_record_loads_valid_or_names_the_line(clean, data):
 @SETTINGS
 @given(data=st.data())
 def test_a_damaged_manifest_loads_valid_or_names_the_field(clean, data):
-    with tempfile.TemporaryDirectory() as tmp:
-        bad = Path(tmp) / "w"
-        shutil.copytree(clean, bad)
+    with _copy_of(clean) as bad:
         m = json.loads((bad / "manifest.json").read_text())
         path = data.draw(st.sampled_from([p for p in _paths(m) if p]))
         _set(m, path, data.draw(json_values), delete=data.draw(st.booleans()))
@@ -122,9 +127,7 @@ def test_a_damaged_manifest_loads_valid_or_names_the_field(clean, data):
 @SETTINGS
 @given(data=st.data())
 def test_damaged_arrays_name_the_chunk_and_the_array(clean, data):
-    with tempfile.TemporaryDirectory() as tmp:
-        bad = Path(tmp) / "w"
-        shutil.copytree(clean, bad)
+    with _copy_of(clean) as bad:
         chunk = bad / "chunk_0000.npz"
         how = data.draw(st.sampled_from(["truncate", "empty", "drop", "float", "nan", "stereo", "frames"]))
         if how in ("truncate", "empty"):

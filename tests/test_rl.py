@@ -211,19 +211,17 @@ def test_rl_trains_only_the_adapters_writes_a_checkpoint_eval_reads_and_resumes(
     assert any(after[k].abs().sum() > 0 for k in after if "lora_B" in k)  # the RL adapters moved off zero
     assert {"reward", "kl", "clip frac", "entropy", "reward/temporal_iou"} <= set(run.history[-1])
     assert (run.folder / "log.csv").exists() and len(run.history) == 2
-    from chronus_lab.train.module import load_checkpoint as load
-
-    data = sft.model  # the same batch for the three models
     from chronus_lab.model.omni import collate
     from chronus_lab.world import WorldConfig, make_clip, make_task
 
-    clip = make_clip(WorldConfig.tiny(), 5, 0)
-    task = make_task(clip, "v2t", fmt=data.answer_format)
-    batch = collate([data.encoders.clip_features(clip)], [task.question], [task.answer])
+    clip = make_clip(WorldConfig.tiny(), 5, 0)  # one batch for the three models
+    task = make_task(clip, "v2t", fmt=sft.model.answer_format)
+    batch = collate([sft.model.encoders.clip_features(clip)], [task.question], [task.answer])
     with torch.no_grad():
         policy = run.module.model(batch).logits
         # one checkpoint holds SFT + RL adapters as one LoRA of rank r₁ + r₂: the same policy
-        torch.testing.assert_close(load(run.folder / "policy.ckpt").model(batch).logits, policy, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(load_checkpoint(run.folder / "policy.ckpt").model(batch).logits, policy,
+                                   atol=1e-4, rtol=1e-4)
         # the reference (adapters off) is the SFT model, not the pre-SFT base
         with run.module.model.llm.disable_adapter():
             torch.testing.assert_close(run.module.model(batch).logits, sft.model(batch).logits, atol=1e-4, rtol=1e-4)

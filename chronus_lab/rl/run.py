@@ -25,7 +25,7 @@ import torch
 from ..errors import ConfigError, check_fields
 from ..model.encoders import encode_clips
 from ..model.omni import collate
-from ..train.config import TrainConfig, read_recipe
+from ..train.config import TrainConfig, read_recipe, reject_unknown
 from ..train.module import CONFIG_KEY, load_checkpoint
 from ..typed import check_types, coerce_fields
 from ..world import WorldConfig, make_clip, make_task
@@ -86,9 +86,7 @@ class RLConfig:
     @classmethod
     def load(cls, name_or_path: str, overrides=()) -> "RLConfig":
         d, path = read_recipe(name_or_path, overrides)
-        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ConfigError(f"{path}: unknown field(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}")
+        reject_unknown(cls, d, str(path))
         return cls(**coerce_fields(cls, d, f"{path}: "))
 
 

@@ -145,16 +145,16 @@ class TrainConfig:
         if not isinstance(d or {}, dict):
             raise TrainConfigError(f"{where}: a config is a mapping of fields, not {type(d).__name__}")
         d = dict(d or {})
-        _reject_unknown(cls, d, where)
+        reject_unknown(cls, d, where)
         for key, sub in (("lora", LoraSpec), ("data", DataSpec)):
             if key in d:
                 if not isinstance(d[key] or {}, dict):
                     raise TrainConfigError(f"{where}: {key} must be a mapping of its fields, got {d[key]!r}")
-                _reject_unknown(sub, d[key] or {}, f"{where}: {key}")
+                reject_unknown(sub, d[key] or {}, f"{where}: {key}")
                 d[key] = sub(**coerce_fields(sub, d[key] or {}, f"{where}: {key}."))
         d = coerce_fields(cls, d, f"{where}: ")
         if d.get("model_overrides"):
-            _reject_unknown(OmniConfig, d["model_overrides"], f"{where}: model_overrides")
+            reject_unknown(OmniConfig, d["model_overrides"], f"{where}: model_overrides")
             d["model_overrides"] = coerce_fields(OmniConfig, d["model_overrides"], f"{where}: model_overrides.")
         return cls(**d)
 
@@ -196,7 +196,7 @@ def read_recipe(name_or_path: str, overrides=()) -> tuple[dict, Path]:
     return d, path
 
 
-def _reject_unknown(cls, d: dict, where: str) -> None:
+def reject_unknown(cls, d: dict, where: str) -> None:
     unknown = sorted(set(d) - set(cls.__dataclass_fields__))
     if unknown:
         raise TrainConfigError(f"{where}: unknown field(s) {unknown}; known: {sorted(cls.__dataclass_fields__)}")
