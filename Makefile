@@ -8,7 +8,8 @@ STAMP  := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 2
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: lab test notebooks world clean
+.PHONY: lab test test-browser notebooks world clean
+BROWSER_STAMP := $(VENV)/.installed-browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +25,16 @@ lab: $(STAMP)  ## open JupyterLab on the first notebook
 
 test: $(STAMP)  ## unit tests + every notebook (nbmake), tiny scale
 	$(PY) -m pytest
+
+$(BROWSER_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e ".[dev,browser]"
+	touch $(BROWSER_STAMP)
+
+# Needs Debian's chromium (`apt-get install -y chromium fonts-dejavu`); Playwright drives it, no browser download.
+test-browser: $(BROWSER_STAMP)  ## the explorer (09) and notebook 01 run in JupyterLab in a real browser
+	@command -v chromium >/dev/null || { echo "test-browser: chromium is missing: apt-get install -y chromium fonts-dejavu"; exit 2; }
+	$(PY) -m pytest -m browser tests/browser
+	@echo "screenshots: build/browser/"
 
 notebooks: $(STAMP)  ## execute the whole series headless; executed copies land in build/notebooks/
 	mkdir -p build/notebooks

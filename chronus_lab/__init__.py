@@ -14,8 +14,9 @@ Layers, bottom to top (``LAYERS``; a module imports only from its own layer or b
 4. ``eval`` — metrics and the evaluation harness (a model and questions in, a table out);
 5. ``train``, ``rl`` — the plain loop, stage 0, Lightning stages 1–2 (choosing checkpoints with ``eval``);
    RL (PPO, GRPO) from a training checkpoint;
-6. ``experiments`` — one ``run(...) -> rows`` per experiment or benchmark, found by name;
-7. ``viz`` — plots;
+6. ``viz`` — plots, and the interactive explorer (its view model reads models, clips and tasks);
+7. ``experiments`` — one ``run(...) -> rows`` per experiment or benchmark, found by name (the
+   explorer's speed is one of them, so they sit above ``viz``);
 8. ``cli`` — the ``chronus-lab`` command.
 
 ``eval`` sits below ``train`` (the design notes put them side by side) because training chooses its
@@ -30,7 +31,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("align",),
     ("eval",),
     ("train", "rl"),
-    ("experiments",),
     ("viz",),
+    ("experiments",),
     ("cli",),
 )

@@ -14,6 +14,9 @@
     chronus-lab bench sft [--recipe tiny-grounding]           # timed tiny SFT + its evaluation table
     chronus-lab bench lora [--recipe tiny-grounding]          # LoRA r 4 / 16 / 32 vs full fine-tuning
     chronus-lab bench probe                                   # linear probes: what the frozen encoders can tell
+    chronus-lab ship --ckpt runs/tiny-grounding/checkpoints/last.ckpt --name grounding   # into assets/tiny
+    chronus-lab explore [--ckpt …]                            # the explorer notebook in JupyterLab
+    chronus-lab bench explorer                                # ms per slider move in the explorer
     chronus-lab info                                          # versions, device, threads
 
 Errors a user can fix (``errors.ChronusError``: a bad dataset, a bad option, weights not on this
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 
 def _world(args) -> None:
@@ -67,7 +71,8 @@ def _bench(args) -> None:
 
     setup(seed=0, threads=args.threads, quiet=True)
     rows = run(args.what, recipe=args.recipe, overrides=args.set, limit_per_kind=args.limit, n=args.n,
-               steps=args.steps, n_train=args.n_train, n_test=args.n_test, ckpt=args.ckpt, seeds=args.seeds)
+               steps=args.steps, n_train=args.n_train, n_test=args.n_test, ckpt=args.ckpt, seeds=args.seeds,
+               ablations=args.ablations or None)
     print(format_table(rows))
 
 
@@ -116,6 +121,50 @@ def _rl(args) -> None:
         print(evaluate_module(run.module, limit_per_kind=args.limit).table())
 
 
+def _ship(args) -> None:
+    import math
+    import os
+
+    from .setup import setup
+    from .train.module import load_checkpoint
+    from .train.run import evaluate_module
+    from .train.ship import card_path, ckpt_path, ship
+
+    setup(seed=0, threads=args.threads, quiet=True)
+    ev = evaluate_module(load_checkpoint(args.ckpt))  # the whole test split: the card's table is the README's
+    print(ev.table())
+    rows = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in ev.rows]
+    card = ship(args.ckpt, args.name, rows, f"chronus-lab eval --ckpt {os.path.relpath(ckpt_path(args.name))}")
+    print(f"shipped {ckpt_path(args.name)} ({card['trainable_parameters']:,} trainable weights, config "
+          f"{card['recipe_config_hash']}) and its card {card_path(args.name)}")
+
+
+EXPLORER_NOTEBOOK = "09_explorer.ipynb"
+
+
+def _explore(args) -> None:
+    import os
+    import subprocess
+
+    from .errors import ConfigError
+    from .train.module import read_checkpoint
+
+    env = dict(os.environ)
+    if args.ckpt:
+        read_checkpoint(args.ckpt)  # a wrong path or file: one line now, not a traceback in the notebook
+        env["CHRONUS_CKPT"] = str(Path(args.ckpt).resolve())
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / EXPLORER_NOTEBOOK
+    if not notebook.is_file():
+        raise ConfigError(f"the explorer notebook is not at {notebook} (installed without the repository?). "
+                          "In Python: `from chronus_lab.viz.explorer import Explorer; "
+                          "Explorer.from_checkpoint(path).show()`")
+    cmd = [sys.executable, "-m", "jupyter", "lab", str(notebook), f"--port={args.port}"]
+    cmd += ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+    cmd += ["--no-browser"] if args.no_browser else []
+    print("opening", notebook.name, "with", env.get("CHRONUS_CKPT", "the shipped model"))
+    subprocess.run(cmd, env=env, check=False)
+
+
 def _info(args) -> None:
     from .setup import describe_environment
 
@@ -160,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--steps", type=int, default=None, help="training steps (experiments; each has its default)")
     be.add_argument("--n-train", type=int, default=None, help="training clips (experiments; each has its default)")
     be.add_argument("--n-test", type=int, default=None, help="test clips (experiments; each has its default)")
-    be.add_argument("--ckpt", default=None, help="the SFT checkpoint RL starts from (rl)")
+    be.add_argument("--ckpt", default=None, help="the checkpoint (rl: the SFT start, default the shipped model; explorer)")
+    be.add_argument("--ablations", action="store_true", help="rl: also GRPO − order reward, − cross-modal reward, β = 0")
     be.add_argument("--seeds", type=int, default=None, help="runs per variant (rl; default 3)")
     be.add_argument("--threads", type=int, default=1)
     be.set_defaults(func=_bench)
@@ -188,6 +238,18 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--limit", type=int, default=None, help="at most this many questions per task kind")
     e.add_argument("--threads", type=int, default=None)
     e.set_defaults(func=_eval)
+
+    sh = sub.add_parser("ship", help="evaluate a checkpoint and ship it (weights + card) in assets/tiny")
+    sh.add_argument("--ckpt", required=True)
+    sh.add_argument("--name", default="grounding", help="file name in assets/tiny (name.ckpt, name.json)")
+    sh.add_argument("--threads", type=int, default=None)
+    sh.set_defaults(func=_ship)
+
+    x = sub.add_parser("explore", help="open the explorer notebook in JupyterLab (a checkpoint, or the shipped model)")
+    x.add_argument("--ckpt", default=None, help="a checkpoint written by train or rl (default: the shipped model)")
+    x.add_argument("--port", type=int, default=8888)
+    x.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
+    x.set_defaults(func=_explore)
 
     i = sub.add_parser("info", help="versions, device and threads")
     i.set_defaults(func=_info)

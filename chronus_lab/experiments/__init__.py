@@ -1,6 +1,6 @@
 """Experiments and benchmarks: one module each, each a ``run(...) -> rows``, found by name.
 
-Layer 6, above everything they measure (``align`` holds losses, ``train`` holds training — the
+Layer 7, above everything they measure (``align`` holds losses, ``train`` holds training, ``viz`` the explorer — the
 experiments that measure them live here). ``chronus-lab bench NAME`` looks a name up in
 ``REGISTRY`` and passes the options that ``run`` accepts; the notebooks call the same ``run``.
 """
@@ -18,6 +18,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "probe": ("probe", "what the frozen encoders can tell at all: linear probes"),
     "sft": ("sft", "notebook 07: a recipe trained from scratch, timed, and its test table"),
     "lora": ("lora", "notebook 07: LoRA r 4 / 16 / 32 vs full fine-tuning, same budget"),
+    "explorer": ("explorer", "notebook 09: time per slider move, clip opened and question asked in the explorer"),
     "rl": ("rl", "notebook 08: SFT → + PPO and → + GRPO from one checkpoint (--ckpt), mean ± std over seeds"),
 }
 """``name → (module in this package, what it measures)``."""

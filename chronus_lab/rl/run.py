@@ -38,7 +38,7 @@ from .rewards import columns_of, combine, task_columns
 class RLConfig:
     algo: str = "grpo"
     """``"ppo"`` (the paper) or ``"grpo"`` (the released code)."""
-    init_from: str = "runs/tiny-grounding/checkpoints/last.ckpt"
+    init_from: str = "assets/tiny/grounding.ckpt"
     """The SFT checkpoint whose LoRA adapters RL continues to train (projectors stay fixed)."""
     kinds: list[str] = field(default_factory=lambda: ["v2t", "a2t", "a2v", "v2a", "order"])
     """Task kinds asked during RL (questions from the SFT run's training clips)."""
@@ -158,7 +158,7 @@ def train_rl(cfg: RLConfig, resume: bool = True, log=print) -> RLRun:
     from ..setup import pick_device
 
     folder = Path(cfg.out)
-    module = load_checkpoint(cfg.init_from).to(pick_device())
+    module = load_checkpoint(project_path(cfg.init_from)).to(pick_device())
     if not getattr(module.model.llm, "peft_config", None):
         raise ConfigError(f"RL trains LoRA adapters: {cfg.init_from} was trained with finetune=full")
     sft_lora = start_from_sft(module)
@@ -204,6 +204,16 @@ def train_rl(cfg: RLConfig, resume: bool = True, log=print) -> RLRun:
                                    "global_step": cfg.iterations, "rl_config": asdict(cfg)})
     module.eval()
     return RLRun(module, cfg, module.cfg, history, folder)
+
+
+def project_path(path: str) -> Path:
+    """A relative path that is not found here is looked up from the project's root: the recipes name the
+    shipped model as ``assets/tiny/grounding.ckpt``, and notebooks run from ``notebooks/``."""
+    from ..model.config import ASSETS
+
+    p = Path(path)
+    root = ASSETS.parents[1]
+    return root / p if not p.is_absolute() and not p.exists() and (root / p).exists() else p
 
 
 def start_from_sft(module) -> dict:

@@ -16,6 +16,7 @@ of its adapters and projectors; the frozen parts come back from the config.
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -194,9 +195,11 @@ class InstructModule(OmniModule):
             from peft import LoraConfig, get_peft_model
 
             lora = self.cfg.lora
-            self.model.llm = get_peft_model(self.model.llm, LoraConfig(
-                r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                target_modules=list(lora.targets), bias="none", task_type="CAUSAL_LM"))
+            with warnings.catch_warnings():  # PEFT still calls a transformers 5 deprecated name; not ours to fix
+                warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+                self.model.llm = get_peft_model(self.model.llm, LoraConfig(
+                    r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                    target_modules=list(lora.targets), bias="none", task_type="CAUSAL_LM"))
         else:
             self.model.llm.requires_grad_(True)
 

@@ -1,0 +1,58 @@
+"""The shipped checkpoint: small, loadable, and the one the README's table was printed from."""
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from chronus_lab.errors import CheckpointError
+from chronus_lab.model.config import ASSETS
+from chronus_lab.train.config import TrainConfig
+from chronus_lab.train.module import CONFIG_KEY, load_checkpoint
+from chronus_lab.train.ship import KEEP, base_hash, card_path, config_hash, ship, shipped
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_config_hash_tells_configs_apart():
+    a, b = TrainConfig.load("tiny-grounding"), TrainConfig.load("tiny-grounding", ["lr=0.001"])
+    assert config_hash(a) == config_hash(a.to_dict()) == config_hash(TrainConfig.load("tiny-grounding"))
+    assert config_hash(a) != config_hash(b)
+
+
+def test_the_shipped_model_is_the_recipe_the_card_and_the_readme_name():
+    path = shipped("grounding")
+    card = json.loads(card_path("grounding").read_text())
+    raw = torch.load(path, map_location="cpu", weights_only=False)
+    assert set(raw) <= set(KEEP)  # no optimiser or loop state: small
+    assert path.stat().st_size < 2 * 2**20
+    assert config_hash(raw[CONFIG_KEY]) == card["recipe_config_hash"] == config_hash(TrainConfig.load("tiny-grounding"))
+    assert card["base_hash"] == base_hash()
+    module = load_checkpoint(path)  # strict: exactly the weights the recipe trains
+    assert sum(v.numel() for v in raw["state_dict"].values()) == card["trainable_parameters"]
+    assert module.loaded_from["global_step"] == card["global_step"]
+    model = {r["task"]: r for r in card["table"] if r["who"] == "model"}
+    readme = README.read_text()
+    assert card["recipe_config_hash"] in readme
+    for task, metric in (("explicit (v2t+a2t)", "mIoU"), ("implicit (a2v+v2a)", "acc")):
+        assert f"{model[task][metric]:.3f}" in readme
+
+
+def test_ship_writes_a_slim_checkpoint_that_loads_the_same_weights(tmp_path):
+    src = shipped("grounding")
+    card = ship(src, "copy", [{"task": "t", "who": "model", "n": 1}], "chronus-lab eval …", folder=tmp_path)
+    assert (tmp_path / "copy.ckpt").is_file() and json.loads((tmp_path / "copy.json").read_text()) == card
+    assert not list(tmp_path.glob("*.tmp"))
+    a, b = load_checkpoint(src).state_dict(), load_checkpoint(tmp_path / "copy.ckpt").state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_shipped_model_that_does_not_fit_the_base_models_is_refused(tmp_path):
+    with pytest.raises(CheckpointError, match="no shipped checkpoint 'grounding'"):
+        shipped("grounding", folder=tmp_path)
+    for name in ("grounding.ckpt", "grounding.json"):
+        shutil.copy(ASSETS / name, tmp_path / name)
+    shutil.copytree(ASSETS / "llm", tmp_path / "llm")  # a folder whose base models differ (two are missing)
+    with pytest.raises(CheckpointError, match="other base models"):
+        shipped("grounding", folder=tmp_path)
