@@ -17,6 +17,7 @@
     chronus-lab ship --ckpt runs/tiny-grounding/checkpoints/last.ckpt --name grounding   # into assets/tiny
     chronus-lab explore [--ckpt …]                            # the explorer notebook in JupyterLab
     chronus-lab bench explorer                                # ms per slider move in the explorer
+    chronus-lab plan --config full-sft --devices 4 --gpu-mem 80   # GPU memory per device, planned on the CPU
     chronus-lab info                                          # versions, device, threads
 
 Errors a user can fix (``errors.ChronusError``: a bad dataset, a bad option, weights not on this
@@ -165,6 +166,21 @@ def _explore(args) -> None:
     subprocess.run(cmd, env=env, check=False)
 
 
+def _plan(args) -> None:
+    from .eval.metrics import format_table
+    from .train.config import TrainConfig
+    from .train.plan import count, describe, plan
+
+    cfg = TrainConfig.load(args.config, args.set)
+    counts = count(cfg)
+    strategy = args.strategy or (cfg.strategy if cfg.strategy in ("ddp", "fsdp") else "ddp")
+    print(describe(cfg, counts, args.devices, strategy, args.gpu_mem))
+    rows = plan(cfg, args.devices, args.gpu_mem, strategy, counts=counts)
+    print(format_table([{k: (f"{v:.2f}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows]))
+    print("GiB per device; activations assume flash attention (no s × s matrix); "
+          "+1.5 GiB allowance for the CUDA context and allocator")
+
+
 def _info(args) -> None:
     from .setup import describe_environment
 
@@ -250,6 +266,14 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--port", type=int, default=8888)
     x.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
     x.set_defaults(func=_explore)
+
+    pl = sub.add_parser("plan", help="GPU memory per device for a recipe, counted on the meta device (no weights)")
+    pl.add_argument("--config", default="full-sft")
+    pl.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="recipe overrides, e.g. data.batch_size=4")
+    pl.add_argument("--devices", type=int, default=1)
+    pl.add_argument("--strategy", choices=["ddp", "fsdp"], default=None, help="default: the recipe's (ddp if auto)")
+    pl.add_argument("--gpu-mem", type=float, default=80.0, help="GiB per device (H100: 80)")
+    pl.set_defaults(func=_plan)
 
     i = sub.add_parser("info", help="versions, device and threads")
     i.set_defaults(func=_info)

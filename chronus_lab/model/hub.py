@@ -35,6 +35,17 @@ def quiet_transformers():
             hf_logging.enable_progress_bar()
 
 
+@contextmanager
+def quiet_peft():
+    """PEFT (0.21) still calls ``is_gradient_checkpointing``, a name transformers 5 deprecates: the
+    FutureWarning is about PEFT's code, not ours, and says nothing a student can act on."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
+
+
 def looks_local(name: str) -> bool:
     return name.startswith((".", "/", "~")) or Path(name).expanduser().exists()
 

@@ -37,7 +37,9 @@ def build_llm(spec: ModelSpec, vocab_size: int, load: bool = True, dtype: str = 
         with quiet_transformers():
             model = cls(cfg_cls(**{"vocab_size": vocab_size, **spec.config}))  # a full spec keeps its vocab
     if model.get_input_embeddings().num_embeddings < vocab_size:
-        model.resize_token_embeddings(vocab_size)  # room for <t_k> and the modality tokens
+        # room for <t_k> and the modality tokens; new rows start at the mean of the old ones, except on
+        # the meta device (planning, tests), where there are no values to average
+        model.resize_token_embeddings(vocab_size, mean_resizing=model.device.type != "meta")
     return model
 
 
@@ -92,6 +94,10 @@ class OmniModel(nn.Module):
 
         return self.time_format or TextTime(slice_s=self.cfg.slice_s)
 
+    @property
+    def projector_dtype(self) -> torch.dtype:
+        return next(self.vision_proj.parameters()).dtype
+
     def train(self, mode: bool = True) -> "OmniModel":
         """Train mode for projectors and LLM; the frozen encoders always stay in eval mode."""
         super().train(mode)
@@ -111,8 +117,10 @@ class OmniModel(nn.Module):
         """Build ``inputs_embeds (B, L, H)``, attention mask, labels, modality and slice ids."""
         emb_layer = self.llm.get_input_embeddings()
         device, dtype = emb_layer.weight.device, emb_layer.weight.dtype
-        v = self.vision_proj(batch["vision"].to(device, dtype))  # (B, S, n_v, H)
-        a = self.audio_proj(batch["audio"].to(device, dtype))  # (B, S, n_a, H)
+        # Projectors keep their own dtype (float32 master weights while the LLM is bf16 at full scale):
+        # features go in as the projector's dtype, projected tokens come out as the LLM's.
+        v = self.vision_proj(batch["vision"].to(device, self.projector_dtype)).to(dtype)  # (B, S, n_v, H)
+        a = self.audio_proj(batch["audio"].to(device, self.projector_dtype)).to(dtype)  # (B, S, n_a, H)
         lays = self.layouts(batch)
         length = max(len(lay) for lay in lays)
         rows = []
@@ -135,8 +143,8 @@ class OmniModel(nn.Module):
     @staticmethod
     def _time_embedding(x: torch.Tensor, mod: torch.Tensor, slice_idx: torch.Tensor, n: int) -> torch.Tensor:
         """``(n, H)``: the mean embedding of each slice's time tokens (zeros without a time format)."""
-        is_time = (mod == TIME).float()
-        onehot = torch.nn.functional.one_hot(slice_idx.clamp_min(0), n).float() * is_time[:, None]  # (L, n)
+        is_time = (mod == TIME).to(x.dtype)
+        onehot = torch.nn.functional.one_hot(slice_idx.clamp_min(0), n).to(x.dtype) * is_time[:, None]  # (L, n)
         return (onehot.T @ x) / onehot.sum(0).clamp_min(1)[:, None]
 
     @staticmethod

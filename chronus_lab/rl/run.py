@@ -24,6 +24,7 @@ import torch
 
 from ..errors import ConfigError, check_fields
 from ..model.encoders import encode_clips
+from ..model.hub import quiet_peft
 from ..model.omni import collate
 from ..train.config import TrainConfig, read_recipe, reject_unknown
 from ..train.module import CONFIG_KEY, load_checkpoint
@@ -230,9 +231,10 @@ def start_from_sft(module) -> dict:
     sft = {"weights": {k: v.detach().clone() for k, v in module.state_dict().items() if "lora_" in k},
            "scale": spec.alpha / spec.r, "r": spec.r}
     base = llm.merge_and_unload()
-    module.model.llm = get_peft_model(base, LoraConfig(r=spec.r, lora_alpha=spec.alpha, lora_dropout=spec.dropout,
-                                                       target_modules=list(spec.targets), bias="none",
-                                                       task_type="CAUSAL_LM"))
+    with quiet_peft():
+        module.model.llm = get_peft_model(base, LoraConfig(r=spec.r, lora_alpha=spec.alpha, lora_dropout=spec.dropout,
+                                                           target_modules=list(spec.targets), bias="none",
+                                                           task_type="CAUSAL_LM"))
     for name, prm in module.named_parameters():  # the new adapters train; projectors and base stay
         prm.requires_grad_("lora_" in name)
     return sft

@@ -16,7 +16,6 @@ of its adapters and projectors; the frozen parts come back from the config.
 from __future__ import annotations
 
 import math
-import warnings
 from pathlib import Path
 
 import lightning as L
@@ -27,6 +26,7 @@ from ..align.ot import ot_loss
 from ..errors import CheckpointError
 from ..eval.harness import predict, selection_score
 from ..model.config import OmniConfig
+from ..model.hub import quiet_peft
 from ..model.omni import OmniModel
 from .config import TrainConfig
 
@@ -183,8 +183,8 @@ class AlignModule(OmniModule):
         g = torch.Generator().manual_seed(self.cfg.seed + self.global_step)
         pick = [rows[i] for i in torch.randperm(len(rows), generator=g)[:k].tolist()]
         b, s = torch.tensor([p[0] for p in pick]), torch.tensor([p[1] for p in pick])
-        dev = self.model.llm.get_input_embeddings().weight
-        return (batch["vision"][b, s].to(dev), batch["audio"][b, s].to(dev), batch["boxes"][b, s])
+        dev, dtype = self.model.llm.get_input_embeddings().weight.device, self.model.projector_dtype
+        return (batch["vision"][b, s].to(dev, dtype), batch["audio"][b, s].to(dev, dtype), batch["boxes"][b, s])
 
 
 class InstructModule(OmniModule):
@@ -195,8 +195,7 @@ class InstructModule(OmniModule):
             from peft import LoraConfig, get_peft_model
 
             lora = self.cfg.lora
-            with warnings.catch_warnings():  # PEFT still calls a transformers 5 deprecated name; not ours to fix
-                warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            with quiet_peft():
                 self.model.llm = get_peft_model(self.model.llm, LoraConfig(
                     r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
                     target_modules=list(lora.targets), bias="none", task_type="CAUSAL_LM"))
@@ -266,7 +265,8 @@ def load_export(folder, merge: bool = False) -> OmniModel:
     for name in ("vision_proj", "audio_proj"):
         getattr(model, name).load_state_dict({k.split(".", 1)[1]: v for k, v in proj.items() if k.startswith(name + ".")})
     if (folder / "adapter").is_dir():
-        model.llm = PeftModel.from_pretrained(model.llm, folder / "adapter")
+        with quiet_peft():
+            model.llm = PeftModel.from_pretrained(model.llm, folder / "adapter")
         if merge:
             model.llm = model.llm.merge_and_unload()
     return model.eval()

@@ -229,7 +229,7 @@ class ClipView:
         parameter-free map: softmax over patches of the cosine similarity to the mean audio token.
         """
         model = self.view.model
-        dtype = next(model.vision_proj.parameters()).dtype
+        dtype = model.projector_dtype
         pv = model.vision_proj.core(self.features["vision"].to(dtype))  # (S, P', H)
         pa = model.audio_proj.core(self.features["audio"].to(dtype))  # (S, A', H)
         grid = math.isqrt(pv.shape[1])

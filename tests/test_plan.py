@@ -1,0 +1,90 @@
+"""The memory planner: its counts against published sizes and LoRA's formula, its activation
+measurement on meta against real tensors on the CPU, and the strategies' arithmetic."""
+import pytest
+import torch
+
+from chronus_lab.errors import ConfigError
+from chronus_lab.model.config import OmniConfig
+from chronus_lab.train.config import TrainConfig
+from chronus_lab.train.plan import GIB, count, plan, saved_bytes, sequence_length
+
+
+@pytest.fixture(scope="module")
+def full():
+    cfg = TrainConfig.load("full-sft")
+    return cfg, count(cfg)
+
+
+def test_full_counts_match_the_published_sizes_and_loras_formula(full):
+    cfg, c = full
+    spec = OmniConfig.full(llm=cfg.llm)
+    assert c.encoders == spec.vision.params + spec.audio.params  # CLIP ViT-B/16 + CLAP HTSAT
+    added = 2 + spec.max_time_tokens  # <vision>, <audio>, <t_0> … <t_63>: rows of the embedding and the head
+    assert c.llm == spec.llm.params + 2 * added * c.hidden  # Llama-2 unties its head
+    # LoRA on q, k, v, o of every layer: r × (in + out) each, 4096 × 4096 projections in Llama-2-7B
+    assert c.lora == c.layers * 4 * cfg.lora.r * (4096 + 4096) == 33_554_432
+    assert c.trainable == c.lora + c.projectors
+
+
+def test_the_meta_measurement_of_a_layer_matches_real_tensors_on_the_cpu():
+    """The tiny LLM's decoder layer: saved bytes per token measured on meta (math attention, its s × s part
+    removed) against the same layer run on real CPU tensors, where attention keeps no s × s matrix."""
+    from chronus_lab.train.module import build_module
+    from chronus_lab.train.plan import _decoder, layer_bytes_per_token
+
+    cfg = TrainConfig.load("tiny-grounding")
+    meta = count(cfg).layer_bytes_per_token
+    module = build_module(cfg)
+    llm = module.model.llm
+    layers, rotary = _decoder(llm)
+    s = 200
+    x = torch.randn(1, s, llm.config.hidden_size, requires_grad=True)
+    pos = torch.arange(s)[None]
+    pe = rotary(x, pos)
+    real = saved_bytes(lambda: layers[0](x, attention_mask=None, position_embeddings=pe, position_ids=pos),
+                       exclude=list(llm.parameters())) / s
+    assert real == pytest.approx(meta, rel=0.1)
+    assert layer_bytes_per_token(llm) == pytest.approx(meta, rel=0.1)  # the same function on real tensors
+
+
+def test_the_whole_tiny_model_keeps_what_the_plan_says():
+    """A real training forward of the tiny model (CPU) against the plan's activation row."""
+    from chronus_lab.train.module import build_module
+
+    cfg = TrainConfig.load("tiny-grounding", ["data.batch_size=2"])
+    llm = build_module(cfg).model.llm
+    s = sequence_length(cfg)
+    x = torch.randn(2, s, llm.config.hidden_size)
+    labels = torch.randint(0, 100, (2, s))
+    measured = saved_bytes(lambda: llm(inputs_embeds=x, labels=labels), exclude=list(llm.parameters()))
+    planned = plan(cfg, counts=count(cfg))[0]["activations"] * GIB
+    assert measured == pytest.approx(planned, rel=0.3)
+
+
+def test_fsdp_divides_the_states_and_ddp_replicates_them(full):
+    cfg, c = full
+    one = plan(cfg, 1, 80, "ddp", counts=c)[0]
+    ddp, fsdp = plan(cfg, 4, 80, "ddp", counts=c)[0], plan(cfg, 4, 80, "fsdp", counts=c)[0]
+    for key in ("weights", "grads", "AdamW"):
+        assert ddp[key] == one[key] and fsdp[key] == pytest.approx(one[key] / 4)
+    assert ddp["activations"] == fsdp["activations"] == one["activations"]  # per device either way
+    assert one["weights"] == pytest.approx((c.frozen * 2 + c.trainable * 4) / GIB)  # bf16 frozen, fp32 trainable
+    on, off = plan(cfg, counts=c)[1], plan(cfg, counts=c)[0]
+    assert on["activations"] < off["activations"] / 4  # checkpointing keeps a layer's input, not its inside
+    assert plan(cfg, 1, 8, counts=c)[0]["fits"] == "no"
+
+
+def test_bad_plan_options_are_one_clear_error(full):
+    cfg, c = full
+    for kwargs in ({"devices": 0}, {"gpu_mem_gib": -1}, {"strategy": "zero9"}):
+        with pytest.raises(ConfigError, match="plan:"):
+            plan(cfg, counts=c, **kwargs)
+
+
+def test_the_plan_command_prints_the_table(capsys):
+    from chronus_lab.cli import main
+
+    assert main(["plan", "--config", "tiny-grounding", "--devices", "2", "--strategy", "fsdp"]) == 0
+    out = capsys.readouterr().out
+    assert "205,440 trainable" in out and "fsdp" in out and "checkpointing" in out
+    assert main(["plan", "--config", "tiny-grounding", "--set", "data.batch_size=0"]) == 2
