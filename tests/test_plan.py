@@ -88,3 +88,38 @@ def test_the_plan_command_prints_the_table(capsys):
     out = capsys.readouterr().out
     assert "205,440 trainable" in out and "fsdp" in out and "checkpointing" in out
     assert main(["plan", "--config", "tiny-grounding", "--set", "data.batch_size=0"]) == 2
+
+
+@pytest.mark.parametrize("recipe", ["meerkat-stage1", "meerkat-sft", "chronus-sft"])
+def test_the_per_paper_recipes_build_on_meta_with_the_papers_settings(recipe):
+    cfg = TrainConfig.load(recipe)
+    c = count(cfg)
+    spec = OmniConfig.full(llm=cfg.llm, audio=cfg.audio_encoder)
+    assert (cfg.model, cfg.precision, cfg.gradient_checkpointing) == ("full", "bf16-mixed", True)
+    assert c.encoders == spec.vision.params + spec.audio.params
+    if recipe == "meerkat-stage1":  # the LLM frozen: only the projectors learn
+        assert cfg.stage == 1 and c.trainable == c.projectors and c.lora == 0
+        assert (cfg.w_ot, cfg.w_avace) == (0.01, 0.2)
+    else:
+        lora = cfg.lora
+        hidden = c.hidden
+        kv = spec.llm.config["num_key_value_heads"] * hidden // spec.llm.config["num_attention_heads"]
+        per_layer = lora.r * ((hidden + hidden) * 2 + (hidden + kv) * 2)  # q, o: h → h; k, v: h → kv width
+        assert c.lora == c.layers * per_layer and c.trainable == c.lora + c.projectors
+    if recipe == "meerkat-sft":
+        assert (cfg.lora.r, cfg.lora.alpha, cfg.lora.dropout, cfg.llm) == (32, 32, 0.1, "llama2-7b")
+    if recipe == "chronus-sft":  # Whisper-large-v3's encoder, ~0.64 B of its 1.55 B; text time stamps
+        assert cfg.llm == "qwen2.5-7b" and abs(spec.audio.params / 635e6 - 1) < 0.02
+        assert cfg.model_overrides["time_format"] == "text" and cfg.strategy == "fsdp"
+        assert sequence_length(cfg) > sequence_length(TrainConfig.load("meerkat-sft"))  # `second{x}` costs positions
+    on = plan(cfg, 4, 80, counts=c)[1]
+    assert on["checkpointing"] == "on (recipe)" and on["fits"] == "yes"
+
+
+def test_a_recipe_asking_for_checkpointing_gets_it(tmp_path):
+    from chronus_lab.train.run import prepare
+
+    for flag in (False, True):
+        cfg = TrainConfig.load("tiny-grounding", [f"gradient_checkpointing={str(flag).lower()}", f"out={tmp_path}/{flag}"])
+        llm = prepare(cfg, quiet=True).module.model.llm
+        assert any(getattr(m, "gradient_checkpointing", False) for m in llm.modules()) == flag

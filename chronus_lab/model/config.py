@@ -135,11 +135,24 @@ class OmniConfig:
         return cls(**cfg)
 
     @classmethod
-    def full(cls, llm: str = "llama2-7b", **overrides) -> "OmniConfig":
-        """The papers' sizes: CLIP ViT-B/16, CLAP HTSAT (unfused), a 7B chat LLM, bf16.
+    def full(cls, llm: str = "llama2-7b", audio: str = "clap-htsat", **overrides) -> "OmniConfig":
+        """The papers' sizes: CLIP ViT-B/16, an audio encoder, a 7B chat LLM, bf16.
 
-        ``llm="llama2-7b"`` as Meerkat; ``llm="qwen2.5-7b"`` as ChronusOmni's family (Ola-7B).
+        Meerkat: ``llm="llama2-7b"``, ``audio="clap-htsat"`` (CLAP's HTS-AT at 48 kHz).
+        ChronusOmni: ``llm="qwen2.5-7b"`` (its Ola-7B base's family), ``audio="whisper-large-v3"``
+        (Whisper's encoder, 128 mel bins at 16 kHz).
         """
+        audios = {
+            "clap-htsat": (ModelSpec("clap", "laion/clap-htsat-unfused", dict(), params=27_534_488),
+                           dict(sample_rate=48_000, n_mels=64)),
+            "whisper-large-v3": (ModelSpec("whisper", "openai/whisper-large-v3", dict(
+                d_model=1280, encoder_layers=32, encoder_attention_heads=20, encoder_ffn_dim=5120,
+                decoder_layers=2, decoder_attention_heads=20, decoder_ffn_dim=5120, num_mel_bins=128,
+                max_source_positions=1500, vocab_size=51866), params=636_968_960),
+                dict(sample_rate=16_000, n_mels=128)),
+        }
+        if audio not in audios:
+            raise OmniConfigError(f"OmniConfig.full(audio={audio!r}): choose one of {sorted(audios)}")
         llms = {
             "llama2-7b": ModelSpec("llama", "meta-llama/Llama-2-7b-chat-hf", dict(
                 vocab_size=32000, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
@@ -156,11 +169,10 @@ class OmniConfig:
             vision=ModelSpec("clip", "openai/clip-vit-base-patch16", dict(
                 image_size=224, patch_size=16, hidden_size=768, intermediate_size=3072,
                 num_hidden_layers=12, num_attention_heads=12), params=85_799_424),
-            audio=ModelSpec("clap", "laion/clap-htsat-unfused", dict(), params=27_534_488),
+            audio=audios[audio][0],
             llm=llms[llm],
             tokenizer=llms[llm].pretrained,
-            image_size=224, sample_rate=48_000, n_mels=64, vision_tokens=16, audio_tokens=4,
-            dtype="bfloat16",
+            image_size=224, vision_tokens=16, audio_tokens=4, dtype="bfloat16", **audios[audio][1],
         )
         cfg.update(overrides)
         return cls(**cfg)

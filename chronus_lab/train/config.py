@@ -69,6 +69,8 @@ class TrainConfig:
     """``"tiny"`` (laptop, ``assets/tiny``) or ``"full"`` (the papers' sizes from the hub)."""
     llm: str = "llama2-7b"
     """Full scale only: ``"llama2-7b"`` or ``"qwen2.5-7b"``."""
+    audio_encoder: str = "clap-htsat"
+    """Full scale only: ``"clap-htsat"`` (Meerkat) or ``"whisper-large-v3"`` (ChronusOmni)."""
     model_overrides: dict = field(default_factory=dict)
     """``OmniConfig`` fields to change (``question_first``, ``time_format``, ``vision_tokens`` …)."""
     stage: int = 2
@@ -95,6 +97,9 @@ class TrainConfig:
     devices: str | int = "auto"
     strategy: str = "auto"
     """Lightning strategy: ``"auto"``, ``"ddp"``, ``"fsdp"`` …"""
+    num_nodes: int = 1
+    gradient_checkpointing: bool = False
+    """Recompute each LLM layer in backward instead of keeping its activations (``chronus-lab plan`` shows the saving)."""
     seed: int = 0
     out: str = "runs/tiny-sft"
     progress_bar: bool = True
@@ -107,6 +112,9 @@ class TrainConfig:
         weights = list(d.mixture.values())
         checks = [
             (self.model in ("tiny", "full"), "model", "use 'tiny' or 'full'"),
+            (self.audio_encoder in ("clap-htsat", "whisper-large-v3"), "audio_encoder",
+             "use 'clap-htsat' or 'whisper-large-v3'"),
+            (1 <= self.num_nodes <= 4096, "num_nodes", "need 1 to 4096"),
             (self.stage in (1, 2), "stage", "use 1 (alignment) or 2 (instruction tuning)"),
             (self.finetune in ("lora", "full"), "finetune", "use 'lora' or 'full'"),
             (1 <= self.lora.r <= 4096, "lora.r", f"need 1 <= r <= 4096 (got {self.lora.r})"),

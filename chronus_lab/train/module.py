@@ -36,7 +36,7 @@ CONFIG_KEY = "chronus_config"
 def omni_config(cfg: TrainConfig) -> OmniConfig:
     """The model half of a training config: tiny or full, with the overrides applied."""
     if cfg.model == "full":
-        return OmniConfig.full(llm=cfg.llm, **cfg.model_overrides)
+        return OmniConfig.full(llm=cfg.llm, audio=cfg.audio_encoder, **cfg.model_overrides)
     return OmniConfig.tiny(**cfg.model_overrides)
 
 

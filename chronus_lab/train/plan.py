@@ -91,7 +91,7 @@ def _meta_model(cfg: TrainConfig):
         adim = getattr(audio.config, "d_model", None) or audio.config.hidden_size
         projectors = [build_projector(ocfg.vision_projector, vdim, width, ocfg.vision_tokens, grid=True),
                       build_projector(ocfg.audio_projector, adim, width, ocfg.audio_tokens, grid=False)]
-        if cfg.finetune == "lora":
+        if cfg.stage == 2 and cfg.finetune == "lora":  # stage 1 trains the projectors only
             from peft import LoraConfig, get_peft_model
 
             with quiet_peft():
@@ -185,14 +185,16 @@ def plan(cfg: TrainConfig, devices: int = 1, gpu_mem_gib: float = 80.0, strategy
     rows = []
     for name, act in (("off", full), ("on", checkpointed)):
         total = weights + grads + optim + act + OVERHEAD_GIB * GIB
-        rows.append({"checkpointing": name, "weights": weights / GIB, "grads": grads / GIB, "AdamW": optim / GIB,
+        rows.append({"checkpointing": name + (" (recipe)" if (name == "on") == cfg.gradient_checkpointing else ""),
+                     "weights": weights / GIB, "grads": grads / GIB, "AdamW": optim / GIB,
                      "activations": act / GIB, "total": total / GIB, "fits": "yes" if total <= gpu_mem_gib * GIB else "no"})
     return rows
 
 
 def describe(cfg: TrainConfig, counts: Counts, devices: int, strategy: str, gpu_mem_gib: float) -> str:
-    return (f"{cfg.model} model ({cfg.llm if cfg.model == 'full' else 'tiny'}), {cfg.finetune}"
-            f"{f' r={cfg.lora.r}' if cfg.finetune == 'lora' else ''}: {counts.encoders + counts.projectors + counts.llm:,} "
-            f"parameters, {counts.trainable:,} trainable; sequence {sequence_length(cfg)} positions × micro-batch "
+    what = ("stage 1 (projectors)" if cfg.stage == 1 else
+            f"stage 2, LoRA r={cfg.lora.r}" if cfg.finetune == "lora" else "stage 2, full fine-tuning")
+    return (f"{cfg.model} model ({cfg.llm + ' + ' + cfg.audio_encoder if cfg.model == 'full' else 'tiny'}), {what}: "
+            f"{counts.total:,} parameters, {counts.trainable:,} trainable; sequence {sequence_length(cfg)} positions × micro-batch "
             f"{cfg.data.batch_size}; {devices} device(s), {strategy}, {gpu_mem_gib:g} GiB each; "
             f"one layer keeps {counts.layer_bytes_per_token / counts.hidden:.1f} bytes per hidden unit per token")

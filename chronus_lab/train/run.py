@@ -69,6 +69,8 @@ def prepare(cfg: TrainConfig, quiet: bool = False) -> Run:
             logging.getLogger(name).setLevel(logging.WARNING)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     module = build_module(cfg)
+    if cfg.gradient_checkpointing:  # non-reentrant: works with inputs_embeds and frozen layers under LoRA
+        module.model.llm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if cfg.init_from:
         module.load_trainable(cfg.init_from)
     data = OmniDataModule(cfg, module.model.encoders, module.model.answer_format)
@@ -76,6 +78,7 @@ def prepare(cfg: TrainConfig, quiet: bool = False) -> Run:
     trainer = L.Trainer(
         max_epochs=cfg.max_epochs, max_steps=cfg.max_steps, gradient_clip_val=cfg.grad_clip,
         precision=cfg.precision, accelerator=cfg.accelerator, devices=cfg.devices, strategy=cfg.strategy,
+        num_nodes=cfg.num_nodes,
         check_val_every_n_epoch=cfg.val_every_epochs, callbacks=checkpoint_callbacks(folder),
         logger=CSVLogger(folder, name="logs"), default_root_dir=folder,  # logs/version_N: a resume adds one
         enable_progress_bar=cfg.progress_bar and not quiet, enable_model_summary=not quiet,
