@@ -235,3 +235,15 @@ def test_explore_opens_the_explorer_notebook_with_the_checkpoint(monkeypatch, ca
     assert seen["env"]["CHRONUS_CKPT"] == str(shipped().resolve())
     nb = notebook.read_text()
     assert "CHRONUS_CKPT" in nb  # the notebook reads what the command passes
+
+
+def test_the_untrained_model_says_so_and_full_scale_offline_is_one_clear_error(monkeypatch):
+    from chronus_lab.model.hub import WeightsNotAvailable
+    from chronus_lab.viz.explorer_view import ExplorerView
+
+    view = ExplorerView.untrained("tiny-grounding")
+    assert not view.trained and "answers are noise" in view.note and "chronus-lab train" in view.note
+    assert view.open(index=0).ask("v2t").answer is not None  # it still answers: the student sees the noise
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(WeightsNotAvailable, match="huggingface-cli download"):
+        ExplorerView.untrained("full-sft")

@@ -274,6 +274,10 @@ class Explorer:
         im = bottom.imshow(spec, origin="lower", aspect="auto", cmap="magma", extent=extent)
         # the colour bar sits outside the axes, so both rows keep the same time axis in pixels
         fig.colorbar(im, cax=bottom.inset_axes([1.01, 0, 0.015, 1]), label="power (dB)")
+        for k, r in enumerate(r for r in rows if r["label"].startswith("heard")):  # each sound's span
+            y = extent[3] * (0.06 + 0.09 * k)
+            bottom.plot(r["span"], [y, y], lw=4, color="cyan", solid_capstyle="butt")
+            bottom.text(r["span"][0], y + extent[3] * 0.03, r["name"], color="cyan", fontsize=7)
         bottom.set_ylabel("kHz")
         bottom.set_xlabel("time (s)")
         for k in range(len(self.clip.slices) + 1):
