@@ -17,6 +17,7 @@
     chronus-lab ship --ckpt runs/tiny-grounding/checkpoints/last.ckpt --name grounding   # into assets/tiny
     chronus-lab explore [--ckpt …]                            # the explorer notebook in JupyterLab
     chronus-lab bench explorer                                # ms per slider move in the explorer
+    chronus-lab features --config tiny-sft --set data.cache=data/features   # encode once; reruns skip what is there
     chronus-lab plan --config full-sft --devices 4 --gpu-mem 80   # GPU memory per device, planned on the CPU
     chronus-lab info                                          # versions, device, threads
 
@@ -166,6 +167,31 @@ def _explore(args) -> None:
     subprocess.run(cmd, env=env, check=False)
 
 
+def _features(args) -> None:
+    from .errors import ConfigError
+    from .setup import pick_device, setup
+    from .train.config import TrainConfig
+    from .train.data import OmniDataModule
+    from .train.module import omni_config
+
+    cfg = TrainConfig.load(args.config, args.set)
+    if not cfg.data.cache:
+        raise ConfigError(f"{args.config} has no data.cache folder: add --set data.cache=data/features")
+    if not 0 <= args.rank < args.world_size:
+        raise ConfigError(f"--rank must be in 0 … {args.world_size - 1} (got {args.rank})")
+    setup(seed=0, threads=args.threads, quiet=True)
+    from .model.encoders import Encoders
+
+    encoders = Encoders(omni_config(cfg)).to(pick_device())
+    data = OmniDataModule(cfg, encoders, None)
+    for split in args.splits:
+        t0 = time.perf_counter()
+        _, clips, feats = data._clips(split, shard=(args.rank, args.world_size))
+        dt = time.perf_counter() - t0
+        print(f"{split}: {len(clips)} clips (shard {args.rank}/{args.world_size}) in {cfg.data.cache} "
+              f"in {dt:.1f} s ({1000 * dt / max(len(clips), 1):.0f} ms per clip)")
+
+
 def _plan(args) -> None:
     from .eval.metrics import format_table
     from .train.config import TrainConfig
@@ -266,6 +292,15 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--port", type=int, default=8888)
     x.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
     x.set_defaults(func=_explore)
+
+    f = sub.add_parser("features", help="encode a recipe's clips once into its data.cache (resumable, sharded)")
+    f.add_argument("--config", default="tiny-sft")
+    f.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="e.g. data.cache=data/features")
+    f.add_argument("--splits", nargs="+", choices=["train", "val", "test"], default=["train", "val", "test"])
+    f.add_argument("--rank", type=int, default=0, help="this process's shard (every world-size-th clip)")
+    f.add_argument("--world-size", type=int, default=1)
+    f.add_argument("--threads", type=int, default=None)
+    f.set_defaults(func=_features)
 
     pl = sub.add_parser("plan", help="GPU memory per device for a recipe, counted on the meta device (no weights)")
     pl.add_argument("--config", default="full-sft")

@@ -125,7 +125,8 @@ class Encoders(nn.Module):
     @torch.no_grad()
     def encode_frames(self, frames: np.ndarray) -> torch.Tensor:
         """``(N, H, W, 3)`` uint8 → patch tokens ``(N, P, Dv)`` (CLS dropped; P = grid²)."""
-        out = self.vision(pixel_values=pixel_values(frames, self.cfg.image_size))
+        px = pixel_values(frames, self.cfg.image_size).to(self.vision.device, self.vision.dtype)
+        out = self.vision(pixel_values=px)
         return out.last_hidden_state[:, 1:]
 
     @torch.no_grad()
@@ -133,6 +134,7 @@ class Encoders(nn.Module):
         """``(S, samples)`` slices → audio tokens ``(S, A, Da)`` in time order."""
         c = self.cfg
         mel = log_mel(resample(slices, sample_rate, c.sample_rate), c.sample_rate, c.n_mels, c.hop_ms)
+        mel = mel.to(self.audio.device, self.audio.dtype)  # the encoders may sit on the accelerator
         if self.cfg.audio.kind == "whisper":  # (S, n_mels, frames) padded to the encoder's length
             need = 2 * self.audio.config.max_source_positions
             mel = F.pad(mel.transpose(1, 2), (0, max(0, need - mel.shape[1])))[..., :need]
@@ -147,7 +149,7 @@ class Encoders(nn.Module):
         v = v.view(len(parts), -1, *v.shape[1:]).mean(1)  # (S, P, Dv): average a slice's frames
         slice_samples = parts[0].samples[1] - parts[0].samples[0]
         a = self.encode_audio(audio_slices(clip.audio, len(parts), slice_samples), clip.sample_rate)
-        return {"vision": v.contiguous(), "audio": a.contiguous()}
+        return {"vision": v.float().cpu().contiguous(), "audio": a.float().cpu().contiguous()}
 
     def fingerprint(self) -> str:
         """A hash of both encoders' weights and the frontend settings: the cache's first key."""
@@ -180,18 +182,40 @@ class FeatureCache:
         self.hits = self.misses = 0
 
     def __call__(self, clip) -> dict[str, torch.Tensor]:
-        from safetensors.torch import load_file, save_file
+        from safetensors.torch import load_file
+
+        path = self.path(clip)
+        return load_file(path)
+
+    def path(self, clip) -> Path:
+        """The clip's feature file, computed and written first if it is not there yet."""
+        from safetensors.torch import save_file
 
         path = self.dir / f"{clip_fingerprint(clip)}.safetensors"
         if path.exists():
             self.hits += 1
-            return load_file(path)
+            return path
         self.misses += 1
         feats = self.encoders.clip_features(clip)
         tmp = path.with_suffix(".tmp")
         save_file(feats, tmp)
         tmp.replace(path)  # atomic: a killed run never leaves a half file that loads
-        return feats
+        return path
+
+
+class CachedFeatures:
+    """A list of per-clip feature files read when indexed: a dataset's memory does not grow with its clips."""
+
+    def __init__(self, paths: list[Path]):
+        self.paths = list(paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        from safetensors.torch import load_file
+
+        return load_file(self.paths[i])
 
 
 def encode_clips(encoders: Encoders, clips: list, cache=None) -> list[dict[str, torch.Tensor]]:

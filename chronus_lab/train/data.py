@@ -3,8 +3,9 @@
 Built in ``notebooks/07_lightning_sft.ipynb``; tested in ``tests/test_train.py``.
 
 * Splits come from three different world seeds (``data.seeds``), so train, val and test share no clip.
-* Each clip is encoded once by the frozen encoders (through ``FeatureCache`` when ``data.cache`` is
-  set) — training reads features, never pixels.
+* Each clip is encoded once by the frozen encoders — training reads features, never pixels. With
+  ``data.cache`` the features live in per-clip files (``chronus-lab features`` fills them, resumable, one
+  shard per rank) and are read when a batch needs them: memory does not grow with the number of clips.
 * Training tasks are drawn per clip by the ``data.mixture`` weights; val/test ask every
   ``data.eval_kinds`` kind once per clip. All of it is a pure function of the seeds.
 * The order of an epoch is ``EpochSampler``'s: a permutation seeded by (seed, epoch), so a run
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from ..model.encoders import Encoders, encode_clips
+from ..model.encoders import CachedFeatures, Encoders, FeatureCache
 from ..model.omni import collate
 from ..world import WorldConfig, make_clip, make_task, slices
 from ..world.tasks import KINDS, Task
@@ -123,15 +124,26 @@ class OmniDataModule(L.LightningDataModule):
     def world(self) -> WorldConfig:
         return WorldConfig.varying() if self.cfg.data.world == "varying" else WorldConfig.tiny()
 
-    def _clips(self, split: str):
+    def _clips(self, split: str, shard: tuple[int, int] = (0, 1)):
+        """One split's clips (events only) and their features, made one clip at a time: pixels and
+        samples are dropped as soon as a clip is encoded. With ``data.cache`` the features stay on disk
+        (``CachedFeatures`` reads a clip's file when a batch needs it), so memory does not grow with the
+        number of clips. ``shard = (rank, world size)`` takes every world-size-th clip (the feature command)."""
         d = self.cfg.data
-        seed, n = {"train": (d.seeds[0], d.n_train), "val": (d.seeds[1], d.n_val),
-                   "test": (d.seeds[2], d.n_test)}[split]
-        clips = [make_clip(self.world(), seed, i) for i in range(n)]
-        feats = encode_clips(self.encoders, clips, d.cache)
-        for c in clips:  # pixels and samples are no longer needed: keep the events only
-            c.frames = c.audio = None
-        return seed, clips, feats
+        seed, n = self.split_seed(split)
+        cache = FeatureCache(d.cache, self.encoders) if d.cache else None
+        clips, feats = [], []
+        for i in range(shard[0], n, shard[1]):
+            c = make_clip(self.world(), seed, i)
+            feats.append(cache.path(c) if cache else self.encoders.clip_features(c))
+            c.frames = c.audio = None  # keep the events only
+            clips.append(c)
+        return seed, clips, (CachedFeatures(feats) if cache else feats)
+
+    def split_seed(self, split: str) -> tuple[int, int]:
+        """(world seed, number of clips) of a split."""
+        d = self.cfg.data
+        return {"train": (d.seeds[0], d.n_train), "val": (d.seeds[1], d.n_val), "test": (d.seeds[2], d.n_test)}[split]
 
     def setup(self, stage: str | None = None) -> None:
         wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), None: ("train", "val", "test")}
