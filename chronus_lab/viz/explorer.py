@@ -125,8 +125,8 @@ class Explorer:
     def show(self):
         W = self.W
 
-        def panel(title, *children):
-            return W.VBox([W.HTML(f"<b>{title}</b>"), *children])
+        def panel(title, *children):  # fixed width: the row must not squeeze the 256-px pictures
+            return W.VBox([W.HTML(f"<b>{title}</b>"), *children], layout=W.Layout(width="280px", flex="0 0 auto"))
 
         return W.VBox([
             self.note, W.HBox([self.seed, self.index]), self.time, self.slice_info,

@@ -9,6 +9,7 @@ from .conftest import SHOTS
 
 pytestmark = pytest.mark.browser  # `make test` deselects these; `make test-browser` runs them
 RUN_LIMIT_S = 300
+ERROR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']"
 
 
 def open_and_run_all(page, lab, name: str) -> None:
@@ -16,17 +17,17 @@ def open_and_run_all(page, lab, name: str) -> None:
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
-    time.sleep(1)
     deadline = time.time() + RUN_LIMIT_S
-    while time.time() < deadline:  # done: the kernel idle and no cell waiting ([*])
+    while time.time() < deadline:  # done: the kernel idle, no cell waiting ([*]) and none left unrun ([ ])
         busy = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count() == 0
-        waiting = page.evaluate("[...document.querySelectorAll('.jp-InputPrompt')].some(e => e.textContent.includes('*'))")
-        if not busy and not waiting:
+        pending = page.evaluate("[...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]"
+                                ".some(e => e.textContent.includes('*') || e.textContent.includes('[ ]'))")
+        if not busy and (not pending or page.locator(ERROR).count()):  # Run All stops at an error
             break
         time.sleep(1)
     else:
         pytest.fail(f"{name} did not finish within {RUN_LIMIT_S} s")
-    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']")
+    errors = page.locator(ERROR)
     assert errors.count() == 0, errors.first.text_content()
 
 
@@ -63,9 +64,15 @@ def test_the_explorer_renders_follows_the_slider_and_answers(page, lab):
     assert f"slice {want}: [{int(want) * 0.5:.2f}, {int(want) * 0.5 + 0.5:.2f})" in panel.locator(".cl-slice").text_content()
     panel.screenshot(path=str(SHOTS / "explorer-2-slider-moved.png"))
 
+    timeline = panel.locator("img").nth(3)  # frame, map, plan, then the timeline + spectrogram
+    drawn = timeline.get_attribute("src")
     panel.locator("button", has_text="Ask").click()
     answer = panel.locator(".cl-answer")
     answer.wait_for(timeout=30_000)
+    deadline = time.time() + 15
+    while timeline.get_attribute("src") == drawn and time.time() < deadline:  # the answer's span is drawn on it
+        time.sleep(0.2)
+    assert timeline.get_attribute("src") != drawn
     assert answer.text_content().strip()
     assert re.search(r"(mIoU|acc|box IoU|BLEU-4) = \d\.\d{3}", panel.text_content())
     panel.screenshot(path=str(SHOTS / "explorer-3-answered.png"))
