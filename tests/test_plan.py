@@ -23,7 +23,8 @@ def test_full_counts_match_the_published_sizes_and_loras_formula(full):
     assert c.llm == spec.llm.params + 2 * added * c.hidden  # Llama-2 unties its head
     # LoRA on q, k, v, o of every layer: r × (in + out) each, 4096 × 4096 projections in Llama-2-7B
     assert c.lora == c.layers * 4 * cfg.lora.r * (4096 + 4096) == 33_554_432
-    assert c.trainable == c.lora + c.projectors
+    assert c.token_rows == 2 * added * c.hidden  # the added tokens' rows train: embedding and untied head
+    assert c.trainable == c.lora + c.token_rows + c.projectors
 
 
 def test_the_meta_measurement_of_a_layer_matches_real_tensors_on_the_cpu():
@@ -86,7 +87,7 @@ def test_the_plan_command_prints_the_table(capsys):
 
     assert main(["plan", "--config", "tiny-grounding", "--devices", "2", "--strategy", "fsdp"]) == 0
     out = capsys.readouterr().out
-    assert "205,440 trainable" in out and "fsdp" in out and "checkpointing" in out
+    assert f"{205_440 + 66 * 128:,} trainable" in out  # LoRA + projectors + 66 added tokens' rows (tied head) and "fsdp" in out and "checkpointing" in out
     assert main(["plan", "--config", "tiny-grounding", "--set", "data.batch_size=0"]) == 2
 
 
@@ -105,7 +106,8 @@ def test_the_per_paper_recipes_build_on_meta_with_the_papers_settings(recipe):
         hidden = c.hidden
         kv = spec.llm.config["num_key_value_heads"] * hidden // spec.llm.config["num_attention_heads"]
         per_layer = lora.r * ((hidden + hidden) * 2 + (hidden + kv) * 2)  # q, o: h → h; k, v: h → kv width
-        assert c.lora == c.layers * per_layer and c.trainable == c.lora + c.projectors
+        assert c.lora == c.layers * per_layer and c.trainable == c.lora + c.token_rows + c.projectors
+        assert c.token_rows == 2 * (2 + spec.max_time_tokens) * hidden  # both papers' LLMs untie their head
     if recipe == "meerkat-sft":
         assert (cfg.lora.r, cfg.lora.alpha, cfg.lora.dropout, cfg.llm) == (32, 32, 0.1, "llama2-7b")
     if recipe == "chronus-sft":  # Whisper-large-v3's encoder, ~0.64 B of its 1.55 B; text time stamps

@@ -121,16 +121,47 @@ def test_stage2_lora_trains_adapters_and_projectors_full_trains_everything(tmp_p
     torch.manual_seed(0)
     lora = InstructModule(small(tmp_path))
     names = [n for n, p in lora.named_parameters() if p.requires_grad]
-    assert names and all("lora_" in n or "_proj." in n and n.startswith(("model.vision_proj", "model.audio_proj"))
-                          for n in names)
+    assert names and all("lora_" in n or "trainable_tokens_delta" in n
+                         or "_proj." in n and n.startswith(("model.vision_proj", "model.audio_proj")) for n in names)
     a = next(p for n, p in lora.named_parameters() if "lora_A" in n)
     assert a.shape[0] == 16  # r from the config
     full = InstructModule(small(tmp_path, finetune="full"))
     assert all(p.requires_grad for p in full.model.llm.parameters())
-    # LoRA adds r × (d_in + d_out) per adapted matrix: 4 targets × 4 layers × 16 × (128 + 128)
+    # LoRA adds r × (d_in + d_out) per adapted matrix: 4 targets × 4 layers × 16 × (128 + 128); the 66
+    # added tokens (<vision>, <audio>, <t_0> … <t_63>) one row of 128 each, shared with the tied head
     in_llm = sum(p.numel() for p in lora.model.llm.parameters() if p.requires_grad)
-    assert in_llm == 4 * 4 * 16 * (128 + 128)
-    assert sum(p.numel() for p in full.model.llm.parameters() if p.requires_grad) > 10 * in_llm
+    assert in_llm == 4 * 4 * 16 * (128 + 128) + 66 * 128
+    assert sum(p.numel() for p in full.model.llm.parameters() if p.requires_grad) > 9 * in_llm
+
+
+def test_lora_trains_exactly_the_added_tokens_rows_of_the_embedding_and_the_tied_head(tmp_path):
+    """Without ``trainable_token_indices`` PEFT freezes the whole embedding, and ``<t_k>`` — the answer
+    tokens — would keep their stage-0 rows. Read through the model's own embedding and head after a
+    few steps: the added rows moved, every other row is bit-identical."""
+    from chronus_lab.model.tokenizer import model_token_ids
+
+    torch.manual_seed(0)
+    m = InstructModule(small(tmp_path))
+    llm = m.model.llm
+    vocab = llm.config.vocab_size
+    added = model_token_ids(m.model.tokenizer, m.model.cfg.max_time_tokens)
+    rows = lambda: llm.get_input_embeddings()(torch.arange(vocab)).detach().clone()  # noqa: E731
+    head = lambda: llm.get_output_embeddings()(torch.eye(llm.config.hidden_size)).detach().T.clone()  # noqa: E731
+    emb0, head0 = rows(), head()
+    opt = torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=1e-2)
+    batch = _batch(tmp_path, m)
+    for _ in range(3):
+        out = m.model(batch)
+        opt.zero_grad()
+        out.loss.backward()
+        opt.step()
+    answered = set(out.labels[out.labels >= 0].tolist()) & set(added)  # the <t_k> the answers wrote
+    assert answered
+    for before, after in ((emb0, rows()), (head0, head())):
+        moved = set((after - before).abs().sum(1).nonzero().flatten().tolist())
+        assert answered <= moved <= set(added)
+    frozen = InstructModule(small(tmp_path, lora=m.cfg.lora.__class__(train_new_tokens=False)))
+    assert not any("trainable_tokens" in n for n, p in frozen.named_parameters() if p.requires_grad)
 
 
 # --- runs ----------------------------------------------------------------------------------------

@@ -25,6 +25,11 @@ def time_tokens(n: int) -> list[str]:
     return [f"<t_{k}>" for k in range(n)]
 
 
+def model_token_ids(tok, max_time_tokens: int) -> list[int]:
+    """Ids of the tokens the project adds (modality placeholders and ``<t_k>``) in ``tok``."""
+    return tok.convert_tokens_to_ids(MODALITY_TOKENS + time_tokens(max_time_tokens))
+
+
 def world_corpus(n_clips: int = 400, seed: int = 10_000):
     """Every task's question and answer, in both time formats, for ``n_clips`` clips."""
     cfg = WorldConfig()

@@ -24,7 +24,6 @@ import torch
 
 from ..errors import ConfigError, check_fields
 from ..model.encoders import encode_clips
-from ..model.hub import quiet_peft
 from ..model.omni import collate
 from ..train.config import TrainConfig, read_recipe, reject_unknown
 from ..train.module import CONFIG_KEY, load_checkpoint
@@ -225,16 +224,15 @@ def start_from_sft(module) -> dict:
     start at zero (LoRA's B = 0), so the policy starts exactly at the SFT model. Returns the SFT
     adapters' weights and scaling, needed to write one checkpoint of the final policy.
     """
-    from peft import LoraConfig, get_peft_model
+    from ..model.tokenizer import model_token_ids
+    from ..train.module import add_lora
 
     llm, spec = module.model.llm, module.cfg.lora
     sft = {"weights": {k: v.detach().clone() for k, v in module.state_dict().items() if "lora_" in k},
+           "tokens": {k: v.detach().clone() for k, v in module.named_parameters() if "trainable_tokens_delta" in k},
            "scale": spec.alpha / spec.r, "r": spec.r}
-    base = llm.merge_and_unload()
-    with quiet_peft():
-        module.model.llm = get_peft_model(base, LoraConfig(r=spec.r, lora_alpha=spec.alpha, lora_dropout=spec.dropout,
-                                                           target_modules=list(spec.targets), bias="none",
-                                                           task_type="CAUSAL_LM"))
+    base = llm.merge_and_unload()  # the SFT's token rows are merged too: RL leaves them as they are
+    module.model.llm = add_lora(base, spec, model_token_ids(module.model.tokenizer, module.model.cfg.max_time_tokens))
     for name, prm in module.named_parameters():  # the new adapters train; projectors and base stay
         prm.requires_grad_("lora_" in name)
     return sft
@@ -254,6 +252,8 @@ def policy_checkpoint(module, sft: dict):
             state[key] = torch.cat([sft["scale"] * sft["weights"][key], rl_scale * value.detach()], 1).cpu()
         elif key.startswith("model.vision_proj.") or key.startswith("model.audio_proj."):
             state[key] = value.detach().cpu()
+        elif key in sft["tokens"]:  # RL's own token rows stay frozen at zero: the SFT's rows are the policy's
+            state[key] = sft["tokens"][key].cpu()
     return state, cfg
 
 

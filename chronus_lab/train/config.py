@@ -38,6 +38,10 @@ class LoraSpec:
     dropout: float = 0.0
     targets: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
     """Module names inside the LLM that get adapters (Llama/Qwen attention projections)."""
+    train_new_tokens: bool = True
+    """Also train the embedding rows of the tokens the project adds (``<t_k>``, ``<vision>``, ``<audio>``)
+    with PEFT's ``trainable_token_indices``: LoRA freezes the embedding matrix (and a tied ``lm_head``),
+    so without this the answer tokens ``<t_k>`` keep the rows ``resize_token_embeddings`` gave them."""
 
 
 @dataclass

@@ -28,7 +28,7 @@ from ..eval.harness import predict, selection_score
 from ..model.config import OmniConfig
 from ..model.hub import quiet_peft
 from ..model.omni import OmniModel
-from .config import TrainConfig
+from .config import LoraSpec, TrainConfig
 
 CONFIG_KEY = "chronus_config"
 
@@ -192,15 +192,29 @@ class InstructModule(OmniModule):
 
     def configure_trainable(self) -> None:
         if self.cfg.finetune == "lora":
-            from peft import LoraConfig, get_peft_model
+            from ..model.tokenizer import model_token_ids
 
-            lora = self.cfg.lora
-            with quiet_peft():
-                self.model.llm = get_peft_model(self.model.llm, LoraConfig(
-                    r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                    target_modules=list(lora.targets), bias="none", task_type="CAUSAL_LM"))
+            ids = model_token_ids(self.model.tokenizer, self.model.cfg.max_time_tokens)
+            self.model.llm = add_lora(self.model.llm, self.cfg.lora, ids)
         else:
             self.model.llm.requires_grad_(True)
+
+
+def add_lora(llm, spec: LoraSpec, new_token_ids: list[int], dropout: float | None = None):
+    """The LLM wrapped by PEFT: LoRA adapters on ``spec.targets`` and, with ``spec.train_new_tokens``,
+    trainable rows for the project's own tokens (``trainable_token_indices``: a delta per listed row,
+    shared with a tied ``lm_head``, the head's own rows when it is untied; every other row stays frozen). The one place SFT, RL and the
+    planner make their adapters, so their checkpoints have the same keys."""
+    from peft import LoraConfig, get_peft_model
+
+    rows = {"embed_tokens": list(new_token_ids)}
+    if not getattr(llm.config, "tie_word_embeddings", False):  # an untied head (Llama-2) has its own rows
+        rows["lm_head"] = list(new_token_ids)
+    tokens = {"trainable_token_indices": rows} if spec.train_new_tokens else {}
+    with quiet_peft():
+        return get_peft_model(llm, LoraConfig(
+            r=spec.r, lora_alpha=spec.alpha, lora_dropout=spec.dropout if dropout is None else dropout,
+            target_modules=list(spec.targets), bias="none", task_type="CAUSAL_LM", **tokens))
 
 
 def build_module(cfg: TrainConfig, model: OmniModel | None = None) -> OmniModule:
@@ -234,7 +248,10 @@ def load_checkpoint(path) -> OmniModule:
     Strict: the checkpoint must hold exactly the weights this config trains, with their shapes.
     """
     ckpt = read_checkpoint(path)
-    module = build_module(TrainConfig.from_dict(ckpt[CONFIG_KEY], where=str(path)))
+    saved = dict(ckpt[CONFIG_KEY])
+    if isinstance(saved.get("lora"), dict) and "train_new_tokens" not in saved["lora"]:
+        saved["lora"] = {**saved["lora"], "train_new_tokens": False}  # written before the field: no token rows trained
+    module = build_module(TrainConfig.from_dict(saved, where=str(path)))
     state, want = ckpt["state_dict"], module.trainable_keys()
     missing, unexpected = sorted(want - set(state)), sorted(set(state) - want)
     mine = module.state_dict()

@@ -52,6 +52,8 @@ class Counts:
     llm: int
     """The LLM's own weights (LoRA adapters not included)."""
     lora: int
+    token_rows: int
+    """Trainable rows of the project's added tokens (``lora.train_new_tokens``), embedding and untied head."""
     trainable: int
     layers: int
     hidden: int
@@ -62,7 +64,7 @@ class Counts:
 
     @property
     def total(self) -> int:
-        return self.encoders + self.projectors + self.llm + self.lora
+        return self.encoders + self.projectors + self.llm + self.lora + self.token_rows
 
     @property
     def frozen(self) -> int:
@@ -72,7 +74,6 @@ class Counts:
 def _meta_model(cfg: TrainConfig):
     """Encoders, projectors and the LLM (with the recipe's LoRA) on the meta device, no tokenizer needed."""
     from ..model.encoders import build_encoder
-    from ..model.hub import quiet_peft
     from ..model.omni import build_llm
     from ..model.projectors import build_projector
     from ..model.tokenizer import MODALITY_TOKENS, load_tokenizer
@@ -92,11 +93,10 @@ def _meta_model(cfg: TrainConfig):
         projectors = [build_projector(ocfg.vision_projector, vdim, width, ocfg.vision_tokens, grid=True),
                       build_projector(ocfg.audio_projector, adim, width, ocfg.audio_tokens, grid=False)]
         if cfg.stage == 2 and cfg.finetune == "lora":  # stage 1 trains the projectors only
-            from peft import LoraConfig, get_peft_model
+            from .module import add_lora
 
-            with quiet_peft():
-                llm = get_peft_model(llm, LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=0.0,
-                                                     target_modules=list(cfg.lora.targets), task_type="CAUSAL_LM"))
+            n_new = len(MODALITY_TOKENS) + ocfg.max_time_tokens  # added last (counted, never indexed here)
+            llm = add_lora(llm, cfg.lora, list(range(vocab - n_new, vocab)), dropout=0.0)
     return ocfg, vision, audio, projectors, llm
 
 
@@ -147,12 +147,14 @@ def count(cfg: TrainConfig) -> Counts:
     ocfg, vision, audio, projectors, llm = _meta_model(cfg)
     n = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     n_proj = sum(n(p) for p in projectors)
-    n_llm = sum(p.numel() for name, p in llm.named_parameters() if "lora_" not in name)
+    adapter = lambda name: "lora_" in name or "trainable_tokens_delta" in name  # noqa: E731
+    n_llm = sum(p.numel() for name, p in llm.named_parameters() if not adapter(name))
     lora = sum(p.numel() for name, p in llm.named_parameters() if "lora_" in name)
-    trainable = n_proj + (0 if cfg.stage == 1 else lora if cfg.finetune == "lora" else n_llm)
-    return Counts(encoders=n(vision) + n(audio), projectors=n_proj, llm=n_llm, lora=lora, trainable=trainable,
-                  layers=llm.config.num_hidden_layers, hidden=llm.config.hidden_size,
-                  vocab=llm.get_input_embeddings().num_embeddings,
+    rows = sum(p.numel() for name, p in llm.named_parameters() if "trainable_tokens_delta" in name)
+    trainable = n_proj + (0 if cfg.stage == 1 else lora + rows if cfg.finetune == "lora" else n_llm)
+    return Counts(encoders=n(vision) + n(audio), projectors=n_proj, llm=n_llm, lora=lora, token_rows=rows,
+                  trainable=trainable, layers=llm.config.num_hidden_layers, hidden=llm.config.hidden_size,
+                  vocab=llm.config.vocab_size,
                   layer_bytes_per_token=layer_bytes_per_token(llm), llm_dtype=ocfg.dtype)
 
 
