@@ -126,6 +126,30 @@ def test_answer_recomputes_from_events(clips, kind):
     assert n >= (0 if kind == "avcap" else 30), f"{kind} was posable on only {n} clips"
 
 
+def test_a_false_avfc_box_is_far_from_the_true_one(clips):
+    """Pixels, not the generator's arithmetic: rasterise the claimed box and the object's true box; a
+    false claim that changed the box covers at most a tenth of the true one (the mirrored box it
+    replaced covered up to all of it for objects near the centre)."""
+    def raster(box, size=64):
+        c = (np.arange(size) + 0.5) / size  # pixel centres
+        return ((c >= box[1]) & (c < box[3]))[:, None] & ((c >= box[0]) & (c < box[2]))[None, :]
+
+    n = 0
+    for clip, _ in clips:
+        for seed in range(8):
+            task = make_task(clip, "avfc", seed=seed)
+            if task.target["type"] not in ("spatial", "both") or task.answer == "true":
+                continue
+            f = int(round(TEXT.parse_times(task.question)[0] * clip.fps))
+            ev = next(e for e in clip.events if e.id == task.target["event"])
+            claimed, true = raster(_parse_box(task.question)), raster(ev.box_at(f, clip.fps))
+            if (claimed == true).all():
+                continue  # a false "both" claim that moved the span instead
+            assert (claimed & true).sum() <= 0.1 * true.sum(), (clip.clip_id, task.question)
+            n += 1
+    assert n >= 20
+
+
 def test_caption_lists_every_event_in_order(clips):
     for clip, _ in clips:
         cap = make_task(clip, "avcap").answer.lower()

@@ -160,6 +160,23 @@ def _moved_span(span, duration: float, grid: float, rng) -> tuple[float, float]:
     return cands[int(rng.integers(len(cands)))]
 
 
+def _moved_box(box, rng, step: float = 1 / 16) -> list[float]:
+    """A box of the same size inside the frame that overlaps the true one as little as it can.
+
+    Mirroring the box through the centre (the first version) left an object near the centre with a
+    "false" box that nearly is the true one; a false claim must be visibly false.
+    """
+    w, h = box[2] - box[0], box[3] - box[1]
+    xs, ys = np.arange(0.0, 1 - w + 1e-9, step), np.arange(0.0, 1 - h + 1e-9, step)
+    cands = [[round(float(x), 4), round(float(y), 4), round(float(x + w), 4), round(float(y + h), 4)]
+             for x in xs for y in ys]
+    area = lambda b: max(0.0, b[2] - b[0]) * max(0.0, b[3] - b[1])  # noqa: E731
+    inter = [area([max(c[0], box[0]), max(c[1], box[1]), min(c[2], box[2]), min(c[3], box[3])]) for c in cands]
+    least = min(inter)
+    cands = [c for c, i in zip(cands, inter) if i <= least + 1e-9]
+    return cands[int(rng.integers(len(cands)))]
+
+
 def _avfc(clip: Clip, rng, fmt: TimeFormat) -> Task | None:
     """True/false over four types; half the claims are true, the false ones change one thing."""
     avs = [e for e in clip.events if e.kind == "av"]
@@ -168,7 +185,7 @@ def _avfc(clip: Clip, rng, fmt: TimeFormat) -> Task | None:
     truth = bool(rng.random() < 0.5)
     t, f = _random_frame(ev, clip, rng, fmt)
     box, span = ev.box_at(f, clip.fps), (ev.start, ev.end)
-    wrong_box = [1 - box[2], 1 - box[3], 1 - box[0], 1 - box[1]]  # mirrored through the centre
+    wrong_box = _moved_box(box, rng)
     wrong_span = _moved_span(span, clip.duration, fmt.slice_s, rng)
     if kind == "spatial":
         b = box if truth else wrong_box
