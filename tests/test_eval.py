@@ -88,6 +88,7 @@ def test_oracle_scores_perfectly_and_nonsense_scores_zero(split):
     # boxes are scored against the exact box; the answer text has 2 decimals, which costs a little
     assert 0.9 < oracle.value("arig", "model", "box IoU") < 1.0
     assert oracle.value("avcap", "model", "BLEU-4") == pytest.approx(100.0)
+    assert oracle.value("avcap", "model", "content") == pytest.approx(1.0)
     junk = evaluate(Scripted(dataset, lambda t: "zebra"), dataset, train, fmt)
     for task, metric in (("v2t", "mIoU"), ("a2v", "acc"), ("arig", "box IoU"), ("avfc", "acc")):
         assert junk.value(task, "model", metric) == 0.0

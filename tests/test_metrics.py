@@ -27,3 +27,18 @@ def test_format_table_aligns_columns():
 
     lines = format_table([{"a": 1, "bb": 0.5}, {"a": 10, "bb": 2}]).splitlines()
     assert lines[0] == " a |  bb" and lines[2] == " 1 | 0.5" and len({len(line) for line in lines}) == 1
+
+
+def test_caption_content_scores_names_where_bleu_scores_the_template():
+    """A caption in the right template with every name wrong: BLEU-4 stays high (the template's n-grams),
+    the content score is 0; the right names in the wrong order lose only the order."""
+    from chronus_lab.eval.metrics import bleu4, caption_content
+    from chronus_lab.world import WorldConfig, make_clip, make_task
+
+    refs = [make_task(make_clip(WorldConfig.tiny(), 7, i), "avcap").answer for i in range(40)]
+    wrong = refs[1:] + refs[:1]  # another clip's caption: same template, other names
+    assert bleu4(wrong, refs) > 20
+    content = sum(map(caption_content, wrong, refs)) / len(refs)
+    assert content < 0.25 and sum(map(caption_content, refs, refs)) / len(refs) == 1.0
+    swapped = "A buzz sound is heard off screen; then a red circle appears silently."
+    assert caption_content(swapped, "A red circle appears silently; then a buzz sound is heard off screen.") == 0.5

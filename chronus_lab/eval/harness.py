@@ -31,7 +31,7 @@ from . import metrics as M
 
 LABEL_KINDS = ("t2v", "t2a", "a2v", "v2a", "order", "avqa")
 SPAN_KINDS = ("v2t", "a2t", "xspan", "igatl")
-COLUMNS = ("acc", "F1", "mIoU", "R@0.3", "R@0.5", "R@0.7", "box IoU", "cIoU@0.5", "BLEU-4")
+COLUMNS = ("acc", "F1", "mIoU", "R@0.3", "R@0.5", "R@0.7", "box IoU", "cIoU@0.5", "BLEU-4", "content")
 GROUPS = {"explicit (v2t+a2t)": ("v2t", "a2t"), "implicit (a2v+v2a)": ("a2v", "v2a")}
 """The two headline numbers: explicit grounding mIoU, implicit cross-modal accuracy."""
 NAN = float("nan")
@@ -82,7 +82,9 @@ def score(kind: str, tasks: list[Task], texts: list[str], fmt) -> dict[str, floa
         trues = [t.answer for t in tasks]
         return {"acc": M.accuracy(texts, trues), "F1": M.binary_f1(texts, trues)}
     if kind == "avcap":
-        return {"BLEU-4": M.bleu4(texts, [t.answer for t in tasks])}
+        refs = [t.answer for t in tasks]
+        return {"BLEU-4": M.bleu4(texts, refs),
+                "content": sum(map(M.caption_content, texts, refs)) / max(len(refs), 1)}
     return {"acc": M.accuracy(texts, [t.answer for t in tasks])}
 
 
@@ -174,14 +176,14 @@ def table_rows(preds: list[Prediction], chance_text: dict[str, list], fmt) -> li
     return rows
 
 
-PRIMARY = {**dict.fromkeys(SPAN_KINDS, "mIoU"), "arig": "box IoU", "avcap": "BLEU-4"}
+PRIMARY = {**dict.fromkeys(SPAN_KINDS, "mIoU"), "arig": "box IoU", "avcap": "content"}
 """Each kind's primary metric (accuracy for the rest)."""
 
 
 def selection_score(preds: list[Prediction], fmt) -> float:
     """The number a run chooses its best checkpoint by: the mean of the headline rows present
     (explicit mIoU, implicit accuracy); a run evaluating neither averages every kind's primary
-    metric (BLEU-4 / 100, so all lie in [0, 1])."""
+    metric (captions: the content score, all in [0, 1])."""
     by_kind = defaultdict(list)
     for p in preds:
         by_kind[p.task.kind].append(p)
@@ -192,7 +194,7 @@ def selection_score(preds: list[Prediction], fmt) -> float:
         ps = [p for k in members for p in by_kind[k]]
         metric = PRIMARY.get(members[0], "acc")
         v = score(members[0], [p.task for p in ps], [p.text for p in ps], fmt)[metric]
-        values.append(v / 100 if metric == "BLEU-4" else v)
+        values.append(v)
     return sum(values) / max(len(values), 1)
 
 
