@@ -82,6 +82,25 @@ def test_epoch_sampler_orders_by_seed_and_epoch_and_runs_a_curriculum():
     assert list(s) == e1  # same (seed, epoch) → same order: what makes resume exact
 
 
+def test_rank_shards_of_the_sampler_make_the_one_process_batches():
+    """Rank r of W takes order[r::W]: step i of W ranks with batch B covers the same examples as step
+    i of one process with batch W·B (checked by brute force, with a size that needs padding)."""
+    B, W, n = 3, 2, 25
+    for epoch in (0, 3):
+        one = EpochSampler(n, seed=5)
+        one.set_epoch(epoch)
+        order = list(one)
+        shards = []
+        for r in range(W):
+            s = EpochSampler(n, seed=5, rank=r, world=W)
+            s.set_epoch(epoch)
+            shards.append(list(s))
+        assert [len(x) for x in shards] == [13, 13]
+        for i in range(n // (W * B)):
+            ranks = sorted(x for shard in shards for x in shard[i * B:(i + 1) * B])
+            assert ranks == sorted(order[i * W * B:(i + 1) * W * B])
+
+
 def test_curriculum_epochs_train_on_single_hop_only(tmp_path, module):
     cfg = small(tmp_path)
     cfg.data.curriculum_epochs = 1

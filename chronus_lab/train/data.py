@@ -69,18 +69,23 @@ class EpochSampler(Sampler):
     """A permutation per epoch from ``(seed, epoch)``; Lightning calls ``set_epoch`` each epoch.
 
     Curriculum epochs draw only from ``early`` (the single-hop tasks), repeated to the same length,
-    so every epoch has the same number of batches.
+    so every epoch has the same number of batches. Under DDP, rank r of W takes every W-th index of
+    the same permutation (padded by wrapping to equal length, as ``DistributedSampler``): one step
+    of W ranks with batch B sees exactly what one process with batch W·B sees — Lightning's own
+    wrapper would reshuffle the order, so the trainer keeps it off (``use_distributed_sampler``).
     """
 
-    def __init__(self, n: int, seed: int, early: list[int] | None = None, early_epochs: int = 0):
+    def __init__(self, n: int, seed: int, early: list[int] | None = None, early_epochs: int = 0,
+                 rank: int = 0, world: int = 1):
         self.n, self.seed, self.early, self.early_epochs = n, seed, early or [], early_epochs
+        self.rank, self.world = rank, world
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return self.n
+        return -(-self.n // self.world)
 
     def __iter__(self):
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
@@ -90,7 +95,9 @@ class EpochSampler(Sampler):
             order = torch.cat([pool[torch.randperm(len(pool), generator=g)] for _ in range(reps)])[: self.n]
         else:
             order = torch.randperm(self.n, generator=g)
-        return iter(order.tolist())
+        order = order.tolist()
+        order += order[: len(self) * self.world - len(order)]  # wrap so every rank has len(self)
+        return iter(order[self.rank::self.world])
 
 
 def training_tasks(clips: list, spec, seed: int, fmt: TimeFormat) -> list[tuple[int, Task]]:
@@ -159,7 +166,9 @@ class OmniDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         ds = self.splits["train"]
         early = [i for i, (_, t) in enumerate(ds.tasks) if t.kind in SINGLE_HOP]
-        sampler = EpochSampler(len(ds), self.cfg.seed, early, self.cfg.data.curriculum_epochs)
+        trainer = getattr(self, "trainer", None)
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        sampler = EpochSampler(len(ds), self.cfg.seed, early, self.cfg.data.curriculum_epochs, rank, world)
         return DataLoader(ds, batch_size=self.cfg.data.batch_size, sampler=sampler, collate_fn=collate_tasks,
                           drop_last=True)
 

@@ -82,7 +82,8 @@ def prepare(cfg: TrainConfig, quiet: bool = False) -> Run:
         check_val_every_n_epoch=cfg.val_every_epochs, callbacks=checkpoint_callbacks(folder),
         logger=CSVLogger(folder, name="logs"), default_root_dir=folder,  # logs/version_N: a resume adds one
         enable_progress_bar=cfg.progress_bar and not quiet, enable_model_summary=not quiet,
-        num_sanity_val_steps=0, log_every_n_steps=10, deterministic=False)
+        num_sanity_val_steps=0, log_every_n_steps=10, deterministic=False,
+        use_distributed_sampler=False)  # the data module shards its own sampler by rank (EpochSampler)
     return Run(module, data, trainer, folder)
 
 
