@@ -13,6 +13,10 @@ from __future__ import annotations
 class ChronusError(Exception):
     """A problem the user can fix; the message says what was wrong and what to do."""
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython (a notebook cell) shows instead of the traceback: the one line the CLI prints."""
+        return [f"{type(self).__name__}: {self}"]
+
 
 class ConfigError(ChronusError, ValueError):
     """A configuration value is invalid; the message names the field and what to do."""

@@ -230,3 +230,27 @@ def set_path(d: dict, item: str) -> None:
     except yaml.YAMLError:
         raise TrainConfigError(f"override {item!r}: the value is not valid YAML "
                                "(quote it, or give one key=value per argument)") from None
+
+
+def require_weights(scale: str, recipe: str = "full-sft") -> list[str]:
+    """A notebook's first step at ``SCALE = "full"``: every hub model of ``recipe`` must be reachable.
+
+    Reads each model's config (kilobytes) through ``from_pretrained``, so a machine without the
+    weights stops here with the one clear ``WeightsNotAvailable`` instead of deep inside a later cell
+    (after minutes of work). Tiny needs nothing: it returns ``[]``. Returns the ids it checked.
+    """
+    if scale == "tiny":
+        return []
+    if scale != "full":
+        raise ConfigError(f"SCALE must be 'tiny' or 'full', not {scale!r}")
+    from transformers import AutoConfig
+
+    from ..model.config import OmniConfig
+    from ..model.hub import from_pretrained
+
+    cfg = TrainConfig.load(recipe)
+    ocfg = OmniConfig.full(llm=cfg.llm, audio=cfg.audio_encoder)
+    ids = [s.pretrained for s in (ocfg.vision, ocfg.audio, ocfg.llm) if s.pretrained]
+    for name in ids:
+        from_pretrained(AutoConfig, name)
+    return ids
