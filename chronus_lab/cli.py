@@ -186,7 +186,7 @@ def _features(args) -> None:
     data = OmniDataModule(cfg, encoders, None)
     for split in args.splits:
         t0 = time.perf_counter()
-        _, clips, feats = data._clips(split, shard=(args.rank, args.world_size))
+        _, clips, feats = data.encode_split(split, shard=(args.rank, args.world_size))
         dt = time.perf_counter() - t0
         print(f"{split}: {len(clips)} clips (shard {args.rank}/{args.world_size}) in {cfg.data.cache} "
               f"in {dt:.1f} s ({1000 * dt / max(len(clips), 1):.0f} ms per clip)")

@@ -22,6 +22,7 @@ def test_quick_recipe_learns(quick):
         first, last = sum(c[key][:5]) / 5, sum(c[key][-5:]) / 5
         assert last < first - 0.3, f"{key} loss did not fall: {first:.2f} → {last:.2f}"
     assert m["quality"]["audio_zero_shot_accuracy"] > m["quality"]["audio_chance"]
+    assert 0 <= m["quality"]["vision_probe_accuracy"] <= 1  # the manifest records the probe
 
 
 def test_output_loads_as_the_tiny_config(quick):
@@ -29,11 +30,9 @@ def test_output_loads_as_the_tiny_config(quick):
     assert sorted(p.name for p in out.iterdir()) == ["clap", "clip", "llm", "manifest.json", "tokenizer"]
     from chronus_lab.model.omni import OmniModel
 
-    cfg = OmniConfig.tiny()
-    for spec, name in ((cfg.vision, "clip"), (cfg.audio, "clap"), (cfg.llm, "llm")):
-        spec.pretrained = str(out / name)
-    cfg.tokenizer = str(out / "tokenizer")
-    model = OmniModel(cfg)
+    from chronus_lab.train.base import tiny_config_from
+
+    model = OmniModel(tiny_config_from(out))
     assert len(model.tokenizer) == model.llm.get_input_embeddings().num_embeddings
 
 
@@ -44,4 +43,5 @@ def test_shipped_assets_are_small_and_recorded():
     q = manifest["quality"]
     assert q["vision_zero_shot_accuracy"] > 3 * q["vision_chance"]
     assert q["audio_zero_shot_accuracy"] > 3 * q["audio_chance"]
-    assert set(manifest["recipe"]) >= {"vision_steps", "audio_steps", "lm_steps", "seed"}
+    assert set(manifest["recipe"]) >= {"vision_steps", "audio_steps", "lm_steps", "seed", "distinct_captions"}
+    assert q["vision_probe_accuracy"] > 0.9 and q["audio_probe_accuracy"] > 0.95  # what bench probe prints

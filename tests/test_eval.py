@@ -131,7 +131,7 @@ def test_scores_parse_text_seconds_too():
 
 
 def test_linear_probe_separates_separable_classes_and_not_noise():
-    from chronus_lab.experiments.probe import linear_probe
+    from chronus_lab.train.probe import linear_probe
 
     g = torch.Generator().manual_seed(0)
     centres = torch.randn(3, 8, generator=g) * 3

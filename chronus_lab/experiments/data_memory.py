@@ -24,7 +24,7 @@ torch.set_num_threads(1)
 cfg = TrainConfig.load("tiny-grounding", [a for a in sys.argv[1:] if a != "--fill"])
 data = OmniDataModule(cfg, Encoders(omni_config(cfg)), None)
 if "--fill" in sys.argv:  # not measured: the feature command's work
-    data._clips("train"); print(json.dumps({})); sys.exit()
+    data.encode_split("train"); print(json.dumps({})); sys.exit()
 from chronus_lab.world.time_format import time_format
 data.fmt = time_format("token", 0.5)
 t0 = time.perf_counter()

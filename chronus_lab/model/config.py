@@ -122,7 +122,7 @@ class OmniConfig:
         p = (lambda name: str(ASSETS / name)) if pretrained else (lambda name: None)
         cfg = dict(
             vision=ModelSpec("clip", p("clip"), dict(image_size=64, patch_size=8, hidden_size=64,
-                             intermediate_size=128, num_hidden_layers=2, num_attention_heads=4)),
+                             intermediate_size=128, num_hidden_layers=4, num_attention_heads=4)),
             audio=ModelSpec("clap", p("clap"), dict(num_mel_bins=32, spec_size=64, patch_size=4,
                             patch_stride=(4, 4), patch_embeds_hidden_size=32, depths=(1, 1),
                             num_attention_heads=(2, 4), hidden_size=64, window_size=4)),

@@ -94,7 +94,7 @@ class Prompter:
     """Questions on the SFT run's training clips, drawn by a seeded generator: (batch, reward columns)."""
 
     def __init__(self, model, sft: TrainConfig, cfg: RLConfig):
-        world = WorldConfig.varying() if sft.data.world == "varying" else WorldConfig.tiny()
+        world = WorldConfig.named(sft.data.world)
         self.clips = [make_clip(world, sft.data.seeds[0], i) for i in range(cfg.n_clips)]
         self.features = encode_clips(model.encoders, self.clips, sft.data.cache)
         for c in self.clips:

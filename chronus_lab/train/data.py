@@ -129,9 +129,9 @@ class OmniDataModule(L.LightningDataModule):
         self.splits: dict[str, TaskDataset] = {}
 
     def world(self) -> WorldConfig:
-        return WorldConfig.varying() if self.cfg.data.world == "varying" else WorldConfig.tiny()
+        return WorldConfig.named(self.cfg.data.world)
 
-    def _clips(self, split: str, shard: tuple[int, int] = (0, 1)):
+    def encode_split(self, split: str, shard: tuple[int, int] = (0, 1)):
         """One split's clips (events only) and their features, made one clip at a time: pixels and
         samples are dropped as soon as a clip is encoded. With ``data.cache`` the features stay on disk
         (``CachedFeatures`` reads a clip's file when a batch needs it), so memory does not grow with the
@@ -158,7 +158,7 @@ class OmniDataModule(L.LightningDataModule):
         for split in wanted.get(stage, ("test",)):
             if split in self.splits:
                 continue
-            seed, clips, feats = self._clips(split)
+            seed, clips, feats = self.encode_split(split)
             tasks = (training_tasks(clips, self.cfg.data, seed, self.fmt) if split == "train"
                      else eval_tasks(clips, self.cfg.data.eval_kinds, self.fmt))
             self.splits[split] = TaskDataset(clips, feats, tasks, slice_s)

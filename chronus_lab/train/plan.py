@@ -161,7 +161,7 @@ def count(cfg: TrainConfig) -> Counts:
 def sequence_length(cfg: TrainConfig) -> int:
     """Positions of the longest training example: ``[time, visual…, audio…]`` per slice + text."""
     ocfg = omni_config(cfg)
-    world = WorldConfig.varying() if cfg.data.world == "varying" else WorldConfig.tiny()
+    world = WorldConfig.named(cfg.data.world)
     slices = math.ceil(world.max_duration / ocfg.slice_s - 1e-9)
     time_tokens = {"token": 1, "text": TEXT_TIME_TOKENS, "none": 0}[ocfg.time_format]
     return 1 + slices * (time_tokens + ocfg.vision_tokens + ocfg.audio_tokens) + TEXT_TOKENS

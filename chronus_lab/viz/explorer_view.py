@@ -149,7 +149,7 @@ class ExplorerView:
 
     @property
     def world(self) -> WorldConfig:
-        return WorldConfig.varying() if self.cfg.data.world == "varying" else WorldConfig.tiny()
+        return WorldConfig.named(self.cfg.data.world)
 
     @property
     def test_seed(self) -> int:

@@ -124,3 +124,11 @@ class WorldConfig:
     def varying(cls) -> "WorldConfig":
         """Clips of 6–10 s: the LLM's positions no longer encode time (used by notebook 04)."""
         return cls(min_duration=6.0, max_duration=10.0)
+
+    @classmethod
+    def named(cls, name: str) -> "WorldConfig":
+        """The world a config names (``data.world``): ``"tiny"`` or ``"varying"`` — the one place that choice is made."""
+        worlds = {"tiny": cls.tiny, "varying": cls.varying}
+        if name not in worlds:
+            raise ConfigError(f"data.world is {name!r}; use one of {sorted(worlds)}")
+        return worlds[name]()
