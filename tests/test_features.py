@@ -32,7 +32,7 @@ def test_the_features_command_fills_the_cache_by_shards_and_resumes(tmp_path, ca
     cfg = TrainConfig.load("tiny-grounding", _sets(tmp_path)[1:])
     encoders = Encoders(omni_config(cfg))
     data = OmniDataModule(cfg, encoders, None)
-    _, clips, feats = data._clips("train")
+    _, clips, feats = data.encode_split("train")
     assert isinstance(feats, CachedFeatures) and len(feats) == 6 and clips[0].frames is None
     direct = encoders.clip_features(make_clip(WorldConfig.tiny(), cfg.data.seeds[0], 4))
     for key in ("vision", "audio"):
