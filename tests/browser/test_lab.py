@@ -15,8 +15,15 @@ ERROR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']"
 def open_and_run_all(page, lab, name: str) -> None:
     page.goto(f"{lab['url']}/lab/tree/{name}?reset")
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+    started = "[...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))"
+    for _ in range(3):  # a Run All clicked while a fresh kernel is still starting can be dropped: click again
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+        deadline = time.time() + 30
+        while time.time() < deadline and not page.evaluate(started):
+            time.sleep(0.5)
+        if page.evaluate(started):
+            break
     deadline = time.time() + RUN_LIMIT_S
     while time.time() < deadline:  # done: the kernel idle, no cell waiting ([*]) and none left unrun ([ ])
         busy = page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").count() == 0
