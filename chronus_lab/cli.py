@@ -4,6 +4,7 @@
     chronus-lab check data/world                              # validate every clip of a dataset
     chronus-lab base --out assets/tiny                        # stage-0 tiny base models (minutes)
     chronus-lab bench timestamps                              # notebook 04's experiment, full length
+    chronus-lab bench time [--seeds 3] [--n-train N]          # uniform slices: does the time input tell when?
     chronus-lab bench cache --n 1000                          # feature-cache time for 1,000 clips
     chronus-lab bench ot [--threads 2]                        # batched Sinkhorn vs a loop of POT calls
     chronus-lab bench ot-align                                # notebook 05's experiment: LM loss ± AVOpT
@@ -249,11 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--limit", type=int, default=None, help="questions per task kind in the evaluation (sft, lora)")
     be.add_argument("--n", type=int, default=None, help="clips (cache; default 1000)")
     be.add_argument("--steps", type=int, default=None, help="training steps (experiments; each has its default)")
-    be.add_argument("--n-train", type=int, default=None, help="training clips (experiments; each has its default)")
+    be.add_argument("--n-train", type=int, default=None, help="training clips (experiments and time; each has its default)")
     be.add_argument("--n-test", type=int, default=None, help="test clips (experiments; each has its default)")
     be.add_argument("--ckpt", default=None, help="the checkpoint (rl: the SFT start, default the shipped model; explorer)")
     be.add_argument("--ablations", action="store_true", help="rl: also GRPO − order reward, − cross-modal reward, β = 0")
-    be.add_argument("--seeds", type=int, default=None, help="runs per variant (rl; default 3)")
+    be.add_argument("--seeds", type=int, default=None, help="runs per variant (rl, time; default 3)")
     be.add_argument("--threads", type=int, default=1)
     be.set_defaults(func=_bench)
 

@@ -75,6 +75,6 @@ def test_evaluation_in_bf16(modules):
     model = modules["bfloat16"].model
     clips = [make_clip(WorldConfig.tiny(), 6, i) for i in range(4)]
     feats = [model.encoders.clip_features(c) for c in clips]
-    ds = TaskDataset(clips, feats, eval_tasks(clips, ["v2t", "a2v"], model.answer_format), model.cfg.slice_s)
+    ds = TaskDataset(clips, feats, eval_tasks(clips, ["v2t", "a2v"], model.answer_format), model.cfg.plan)
     ev = evaluate(model, ds, [t for _, t in ds.tasks], model.answer_format)
     assert 0 <= ev.value("v2t", "model", "mIoU") <= 1 and len(ev.predictions) == len(ds.tasks)

@@ -36,7 +36,7 @@ def test_full_model_sequence_shape_on_meta(tiny_tok):
     with torch.device("meta"):
         model = OmniModel(cfg, tokenizer=tiny_tok, load=False)
         batch = {"vision": torch.empty(1, 16, 196, 768), "audio": torch.empty(1, 16, 64, 768),
-                 "n_slices": [16], "questions": ["When is the red circle on screen?"], "answers": ["<t_1> <t_4>"]}
+                 "n_slices": [16], "times": [[k * 0.5 for k in range(16)]], "questions": ["When is the red circle on screen?"], "answers": ["<t_1> <t_4>"]}
         e = model.embed(batch)
     per_slice = 1 + cfg.vision_tokens + cfg.audio_tokens  # <t_k>, 16 visual, 4 audio
     lay = model.layouts(batch)[0]

@@ -56,7 +56,8 @@ def test_bleu4_by_hand():
 def split():
     clips = [make_clip(WorldConfig.tiny(), 5, i) for i in range(12)]
     fmt = TokenTime()
-    feats = [{"vision": torch.zeros(16, 64, 64), "audio": torch.zeros(16, 16, 64)} for _ in clips]
+    feats = [{"vision": torch.zeros(16, 64, 64), "audio": torch.zeros(16, 16, 64), "times": torch.arange(16) * 0.5}
+             for _ in clips]
     return TaskDataset(clips, feats, eval_tasks(clips, ("v2t", "a2v", "arig", "avfc", "avcap", "igatl"), fmt), 0.5), fmt
 
 

@@ -57,7 +57,8 @@ def test_padding_for_clips_of_different_length(tiny_model):
 def test_batched_generate_equals_one_by_one(tiny_model, clips):
     batch, _ = _batch(tiny_model, [c for c, _ in clips[:3]])
     together = tiny_model.generate(batch, max_new_tokens=6)
-    alone = [tiny_model.generate(collate([{"vision": batch["vision"][i, :s], "audio": batch["audio"][i, :s]}],
+    alone = [tiny_model.generate(collate([{"vision": batch["vision"][i, :s], "audio": batch["audio"][i, :s],
+                                                   "times": batch["times"][i]}],
                                          [batch["questions"][i]]), max_new_tokens=6)[0]
              for i, s in enumerate(batch["n_slices"])]
     assert together == alone

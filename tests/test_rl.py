@@ -69,12 +69,12 @@ def test_grpo_loss_types_weigh_tokens_differently():
 
 
 def test_rewards_edge_cases():
-    assert temporal_iou(["?"], span=[None], time_format=["text"], slice_s=[0.5]) == [None]
+    assert temporal_iou(["?"], span=[None], time_format=["text"], quantum=[0.5]) == [None]
     assert kendall_agreement(["b", "a"], ["a", "b"]) == 0.0 and kendall_agreement(["a"], ["a", "b"]) == 1.0
     assert cross_modal(["x"], partner=[None], events=[{}]) == [None]
     total = combine({"temporal_iou": 1.0, "format": 0.5})
     t, parts = total(["second{0.0}-second{2.0}", "nothing"], span=[[0.0, 2.0], None], duration=[8.0, 8.0],
-                     time_format=["text"] * 2, slice_s=[0.5] * 2)
+                     time_format=["text"] * 2, quantum=[0.5] * 2)
     assert t == [1.5, 0.0] and parts["format"] == [1.0, None]
 
 

@@ -53,7 +53,7 @@ def test_lookup_by_name():
 def test_interleave_layout(tiny_tok):
     from chronus_lab.model.timestamps import AUDIO, FEATURE, TEXT, TIME, VISION, interleave
 
-    lay = interleave(tiny_tok, TokenTime(), n_slices=3, n_vision=4, n_audio=2,
+    lay = interleave(tiny_tok, TokenTime(), times=[0.0, 0.5, 1.0], n_vision=4, n_audio=2,
                      question="When is the red circle on screen?", answer="<t_1> <t_2>")
     clip_part = [(m, s) for m, s in zip(lay.modality, lay.slice_idx) if s >= 0]
     assert clip_part == [(m, k) for k in range(3) for m in [TIME] + [VISION] * 4 + [AUDIO] * 2]
@@ -62,8 +62,8 @@ def test_interleave_layout(tiny_tok):
     assert TokenTime().parse_times(tiny_tok.decode(answer_ids[:-1])) == [0.5, 1.0]
     assert all(i == FEATURE for i, m in zip(lay.ids, lay.modality) if m in (VISION, AUDIO))
     # text timestamps cost more positions; no time format costs none
-    text = interleave(tiny_tok, TextTime(), 3, 4, 2, "q?")
-    none = interleave(tiny_tok, None, 3, 4, 2, "q?")
-    assert TIME not in none.modality and len(text) > len(interleave(tiny_tok, TokenTime(), 3, 4, 2, "q?")) > len(none)
-    first = interleave(tiny_tok, TokenTime(), 3, 4, 2, "q?", question_first=True)
+    text = interleave(tiny_tok, TextTime(), [0.0, 0.5, 1.0], 4, 2, "q?")
+    none = interleave(tiny_tok, None, [0.0, 0.5, 1.0], 4, 2, "q?")
+    assert TIME not in none.modality and len(text) > len(interleave(tiny_tok, TokenTime(), [0.0, 0.5, 1.0], 4, 2, "q?")) > len(none)
+    first = interleave(tiny_tok, TokenTime(), [0.0, 0.5, 1.0], 4, 2, "q?", question_first=True)
     assert first.modality[1] == TEXT and first.slice_idx[-1] == 2

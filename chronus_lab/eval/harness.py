@@ -101,13 +101,13 @@ def chance_answers(kind: str, tasks: list[Task], durations: list[float], train: 
         lengths = [t.target["span"][1] - t.target["span"][0] for t in prior]
         out = []
         for d in durations:
-            grid = max(int(round(d / fmt.slice_s)), 1)
+            grid = max(int(round(d / fmt.quantum)), 1)
             if lengths:
                 length = min(rng.choice(lengths), d)
             else:  # uniform prior: every span [i, j) of the grid equally likely by its length
-                length = rng.randint(1, grid) * fmt.slice_s
-            starts = int((d - length) / fmt.slice_s) + 1
-            s = rng.randrange(starts) * fmt.slice_s
+                length = rng.randint(1, grid) * fmt.quantum
+            starts = int((d - length) / fmt.quantum) + 1
+            s = rng.randrange(starts) * fmt.quantum
             out.append(fmt.span(s, s + length))
         return out
     if not prior:

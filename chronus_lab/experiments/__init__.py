@@ -11,6 +11,7 @@ import inspect
 
 REGISTRY: dict[str, tuple[str, str]] = {
     "timestamps": ("timestamps", "notebook 04: <t_k> tokens vs second{x} text vs no time input"),
+    "time": ("time_slices", "notebook 04: uniform slices on 4-12 s clips, per time input × seeds, tested on 12-24 s too"),
     "cache": ("feature_cache", "notebook 02: feature extraction through the cache, then reading it back"),
     "ot": ("ot_solvers", "notebook 05: batched log-domain Sinkhorn vs a loop of POT calls"),
     "ot-align": ("ot_align", "notebook 05: stage-1 projectors with and without the AVOpT loss"),

@@ -28,7 +28,7 @@ def sounding_slices(encoders: Encoders, seed: int, n_clips: int):
     clips = [make_clip(WorldConfig.tiny(), seed, i) for i in range(n_clips)]
     v, a, boxes = [], [], []
     for clip, feats in zip(clips, encode_clips(encoders, clips)):
-        for s in slices(clip, encoders.cfg.slice_s):
+        for s in slices(clip, encoders.cfg.plan):
             for ev in s.sounding:
                 v.append(feats["vision"][s.index])
                 a.append(feats["audio"][s.index])

@@ -30,11 +30,11 @@ def _tokens(model: OmniModel, v: torch.Tensor, a: torch.Tensor):
     return model.vision_proj.core(v), model.audio_proj.core(a)
 
 
-def retrieval_items(items, slice_s: float = 0.5):
+def retrieval_items(items, plan=0.5):
     """Slices with ≥ 2 visible objects of which exactly one sounds: (patches, audio, boxes, truth)."""
     out = []
     for clip, f in items:
-        for s in slices(clip, slice_s):
+        for s in slices(clip, plan):
             if len(s.objects) >= 2 and len(s.sounding) == 1:
                 boxes = torch.tensor([list(b) for b in s.boxes])
                 out.append((f["vision"][s.index], f["audio"][s.index], boxes, s.objects.index(s.sounding[0])))

@@ -10,6 +10,7 @@ to check its parameter count without downloading a byte.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -55,13 +56,20 @@ class OmniConfig:
     hop_ms: float = 10.0
     """Log-mel hop: 10 ms → 50 mel frames per 0.5 s slice."""
     slice_s: float = 0.5
-    """One ``[time, visual…, audio…]`` group per slice (ChronusOmni §3)."""
+    """One ``[time, visual…, audio…]`` group per slice (ChronusOmni §3): fixed slices of this width, and the
+    seconds of audio each slice is encoded from (``world/slices.py``: ``SlicePlan``)."""
+    slices_per_clip: int | None = None
+    """Uniform slices: exactly N per clip, ``duration / N`` seconds each (None: fixed ``slice_s`` slices)."""
+    max_slices: int | None = None
+    """At most N slices: fixed while they fit, else N uniform (the released ChronusOmni code: 64 frames)."""
     frames_per_slice: int = 1
     """Frames encoded per slice (the first ones of the slice), averaged after encoding."""
+    time_quantum: float = 0.5
+    """Seconds per time step of the time vocabulary (``<t_k>`` = k × quantum) and of the tasks' time grid."""
     time_format: str = "token"
     """``"token"`` (``<t_k>``, the paper), ``"text"`` (``second{x}``, the released code), ``"none"``."""
     max_time_tokens: int = 64
-    """``<t_0> … <t_63>``: clips up to 32 s at 0.5 s slices."""
+    """``<t_0> … <t_63>``: times up to 31.5 s at 0.5 s per token (a recipe checks its world's longest clip fits)."""
     vision_projector: str = "pool_mlp"
     """``"linear"``, ``"mlp"``, ``"pool_mlp"`` (ChronusOmni: Linear → 2×2 pool → GELU → Linear),
     ``"conv"`` (Meerkat: Conv1d token compression → Linear)."""
@@ -96,6 +104,13 @@ class OmniConfig:
             (0 < self.slice_s <= 60 and 1 <= self.frames_per_slice <= 64, "slice_s/frames_per_slice",
              f"need 0 < slice_s <= 60 s and 1 to 64 frames (got {self.slice_s!r}, {self.frames_per_slice!r})"),
             (1 <= self.max_time_tokens <= 100_000, "max_time_tokens", "need 1 to 100000"),
+            (self.slices_per_clip is None or 1 <= self.slices_per_clip <= 100_000, "slices_per_clip",
+             f"need a whole number >= 1, or null for fixed {self.slice_s!r} s slices (got {self.slices_per_clip!r})"),
+            (self.max_slices is None or 1 <= self.max_slices <= 100_000, "max_slices",
+             f"need a whole number >= 1, or null for no cap (got {self.max_slices!r})"),
+            (self.slices_per_clip is None or self.max_slices is None, "slices_per_clip/max_slices",
+             "set one: exactly N slices per clip, or at most N"),
+            (0 < self.time_quantum <= 60, "time_quantum", f"need 0 < time_quantum <= 60 s (got {self.time_quantum!r})"),
             (16 <= self.image_size <= 4096 and 8000 <= self.sample_rate <= 192_000 and 1 <= self.n_mels <= 512
              and 1 <= self.hop_ms <= 100, "image_size/sample_rate/n_mels/hop_ms", "out of range"),
             (self.vision_tokens <= 4096 and self.audio_tokens <= 4096, "vision_tokens/audio_tokens", "at most 4096"),
@@ -108,6 +123,23 @@ class OmniConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def plan(self):
+        """How this model cuts a clip into slices (one ``SlicePlan`` for every consumer)."""
+        from ..world.slices import SlicePlan
+
+        return SlicePlan(slice_s=self.slice_s, slices_per_clip=self.slices_per_clip, max_slices=self.max_slices,
+                         frames_per_slice=self.frames_per_slice)
+
+    def check_durations(self, longest: float, where: str = "the world") -> None:
+        """One clear error when a clip of ``longest`` seconds cannot be written in the time vocabulary."""
+        need = int(math.floor(longest / self.time_quantum + 0.5 + 1e-9)) + 1  # <t_0> … the clip's end
+        if self.time_format == "token" and need > self.max_time_tokens:
+            raise OmniConfigError(
+                f"OmniConfig.max_time_tokens: {where} has clips up to {longest:g} s, which need <t_0> … <t_{need - 1}> "
+                f"at {self.time_quantum:g} s per token; the vocabulary has {self.max_time_tokens}: set "
+                f"max_time_tokens >= {need} (or a larger time_quantum)")
 
     @classmethod
     def from_dict(cls, d: dict) -> "OmniConfig":

@@ -72,8 +72,15 @@ def resample(audio: torch.Tensor, src: int, dst: int) -> torch.Tensor:
 
 def audio_slices(audio: np.ndarray, n_slices: int, slice_samples: int) -> torch.Tensor:
     """Cut a clip's audio into ``(S, slice_samples)``: slice k holds what is heard in [k·Δ, (k+1)·Δ)."""
-    x = torch.as_tensor(np.ascontiguousarray(audio[: n_slices * slice_samples]), dtype=torch.float32)
-    return x.view(n_slices, slice_samples)
+    return audio_windows(audio, [(k * slice_samples, (k + 1) * slice_samples) for k in range(n_slices)])
+
+
+def audio_windows(audio: np.ndarray, windows) -> torch.Tensor:
+    """``(S, width)``: the ``[lo, hi)`` sample windows of a clip's slices (all of one width, ``Slice.samples``)."""
+    rows = [np.asarray(audio[lo:hi], dtype=np.float32) for lo, hi in windows]
+    if len({len(r) for r in rows}) != 1:
+        raise ValueError(f"audio windows must share one width inside the clip (got {sorted({len(r) for r in rows})} samples)")
+    return torch.from_numpy(np.stack(rows))
 
 
 # --- encoders ----------------------------------------------------------------------------------
@@ -143,13 +150,15 @@ class Encoders(nn.Module):
         return h.mean(2).transpose(1, 2)  # average the frequency axis → (S, T', D)
 
     def clip_features(self, clip) -> dict[str, torch.Tensor]:
-        """A clip → ``vision (S, P, Dv)`` and ``audio (S, A, Da)``, one row per time slice."""
-        parts = slices(clip, self.cfg.slice_s, self.cfg.frames_per_slice)
-        v = self.encode_frames(clip.frames[[i for p in parts for i in p.frames]])  # (S · f, P, Dv)
-        v = v.view(len(parts), -1, *v.shape[1:]).mean(1)  # (S, P, Dv): average a slice's frames
-        slice_samples = parts[0].samples[1] - parts[0].samples[0]
-        a = self.encode_audio(audio_slices(clip.audio, len(parts), slice_samples), clip.sample_rate)
-        return {"vision": v.float().cpu().contiguous(), "audio": a.float().cpu().contiguous()}
+        """A clip → ``vision (S, P, Dv)``, ``audio (S, A, Da)`` and ``times (S,)`` (each slice's start in
+        seconds), one row per slice of the config's plan."""
+        parts = slices(clip, self.cfg.plan)
+        v = self.encode_frames(clip.frames[[i for p in parts for i in p.frames]])  # (Σ frames, P, Dv)
+        # a slice's frames averaged; a uniform plan's narrow slices may hold fewer than frames_per_slice
+        v = torch.stack([chunk.mean(0) for chunk in v.split([len(p.frames) for p in parts])])  # (S, P, Dv)
+        a = self.encode_audio(audio_windows(clip.audio, [p.samples for p in parts]), clip.sample_rate)
+        times = torch.tensor([p.start for p in parts], dtype=torch.float64)
+        return {"vision": v.float().cpu().contiguous(), "audio": a.float().cpu().contiguous(), "times": times}
 
     def fingerprint(self) -> str:
         """A hash of both encoders' weights and the frontend settings: the cache's first key."""
@@ -158,8 +167,8 @@ class Encoders(nn.Module):
             for name, t in sorted(module.state_dict().items()):
                 h.update(name.encode())
                 h.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-        front = {k: getattr(self.cfg, k) for k in ("image_size", "sample_rate", "n_mels", "hop_ms",
-                                                   "slice_s", "frames_per_slice")}
+        front = {k: getattr(self.cfg, k) for k in ("image_size", "sample_rate", "n_mels", "hop_ms")}
+        front["plan"] = self.cfg.plan.to_dict()  # the same clip cut another way is another cache entry
         h.update(json.dumps(front, sort_keys=True).encode())
         return h.hexdigest()[:16]
 

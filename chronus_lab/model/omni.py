@@ -58,7 +58,7 @@ class OmniOutput:
 
 
 def collate(features: list[dict], questions: list[str], answers: list[str] | None = None) -> dict:
-    """Per-clip features (``vision (S, P, Dv)``, ``audio (S, A, Da)``) → one padded batch."""
+    """Per-clip features (``vision (S, P, Dv)``, ``audio (S, A, Da)``, ``times (S,)``) → one padded batch."""
     s_max = max(f["vision"].shape[0] for f in features)
 
     def pad(t):  # (S, N, D) → (s_max, N, D)
@@ -67,7 +67,16 @@ def collate(features: list[dict], questions: list[str], answers: list[str] | Non
     return {"vision": torch.stack([pad(f["vision"]) for f in features]),
             "audio": torch.stack([pad(f["audio"]) for f in features]),
             "n_slices": [int(f["vision"].shape[0]) for f in features],
+            "times": [slice_start_times(f) for f in features],
             "questions": list(questions), "answers": None if answers is None else list(answers)}
+
+
+def slice_start_times(features: dict) -> list[float]:
+    """A clip's slice start times from its features (``times``, written by ``Encoders.clip_features``)."""
+    if "times" not in features:
+        raise ValueError("these features have no 'times' (each slice's start in seconds): they were encoded before "
+                         "slice plans; encode the clips again (a feature cache made then is keyed apart)")
+    return [float(t) for t in features["times"]]
 
 
 class OmniModel(nn.Module):
@@ -84,7 +93,8 @@ class OmniModel(nn.Module):
                                            cfg.vision_tokens, grid=True)
         self.audio_proj = build_projector(cfg.audio_projector, self.encoders.audio_dim, width,
                                           cfg.audio_tokens, grid=False)
-        self.time_format = None if cfg.time_format == "none" else time_format(cfg.time_format, cfg.slice_s)
+        self.time_format = (None if cfg.time_format == "none"
+                            else time_format(cfg.time_format, cfg.time_quantum, cfg.max_time_tokens))
 
     @property
     def answer_format(self):
@@ -92,7 +102,7 @@ class OmniModel(nn.Module):
         (a model without time tokens must still be able to state a span)."""
         from .timestamps import TextTime
 
-        return self.time_format or TextTime(slice_s=self.cfg.slice_s)
+        return self.time_format or TextTime(quantum=self.cfg.time_quantum)
 
     @property
     def projector_dtype(self) -> torch.dtype:
@@ -109,9 +119,9 @@ class OmniModel(nn.Module):
         n = len(batch["questions"])
         answers = batch.get("answers") or [None] * n
         prefixes = batch.get("prefixes") or [None] * n
-        return [interleave(self.tokenizer, self.time_format, s, self.cfg.vision_tokens, self.cfg.audio_tokens,
+        return [interleave(self.tokenizer, self.time_format, times, self.cfg.vision_tokens, self.cfg.audio_tokens,
                            q, a, self.cfg.question_first, p)
-                for s, q, a, p in zip(batch["n_slices"], batch["questions"], answers, prefixes)]
+                for times, q, a, p in zip(batch["times"], batch["questions"], answers, prefixes)]
 
     def embed(self, batch: dict, pad_left: bool = False) -> dict[str, torch.Tensor]:
         """Build ``inputs_embeds (B, L, H)``, attention mask, labels, modality and slice ids."""

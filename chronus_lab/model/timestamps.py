@@ -41,12 +41,15 @@ class Layout:
         return len(self.ids)
 
 
-def interleave(tokenizer, fmt: TimeFormat | None, n_slices: int, n_vision: int, n_audio: int,
+def interleave(tokenizer, fmt: TimeFormat | None, times, n_vision: int, n_audio: int,
                question: str, answer: str | None = None, question_first: bool = False,
                prefix: str | None = None) -> Layout:
-    """Lay out ``<s> [time_k, v_k…, a_k…] for k < n_slices, question, answer </s>``.
+    """Lay out ``<s> [time_k, v_k…, a_k…] for each slice k, question, answer </s>``.
 
-    ``fmt`` None drops the time representation (the ablation of notebook 04). With
+    ``times`` are the slices' start times in seconds (``slice_times`` / the features' ``times``): the
+    time written before group k is ``fmt.time(times[k])`` — a real time, whatever the slice plan.
+    ``fmt`` None drops the time representation (the ablation of notebook 04): only the order of the
+    groups is left. With
     ``question_first`` the question precedes the clip. The answer (and ``</s>``) is the only part
     marked ``is_answer``: the LM loss is computed there alone. ``prefix`` (e.g. a system prompt of
     varying length) goes right after ``<s>``, shifting where the clip starts.
@@ -59,9 +62,12 @@ def interleave(tokenizer, fmt: TimeFormat | None, n_slices: int, n_vision: int, 
     q_ids = enc(f" {question}")
     if question_first:
         lay.add(q_ids, TEXT)
-    for k in range(n_slices):
+    if isinstance(times, int):
+        raise TypeError("interleave takes the slices' start times in seconds (e.g. slice_times(clip, plan)), "
+                        "not a count: a slice's time comes from the plan, never from its index")
+    for k, t in enumerate(times):
         if fmt is not None:
-            lay.add(enc(fmt.time(k * fmt.slice_s)), TIME, k)
+            lay.add(enc(fmt.time(float(t))), TIME, k)
         lay.add([FEATURE] * n_vision, VISION, k)
         lay.add([FEATURE] * n_audio, AUDIO, k)
     if not question_first:

@@ -30,14 +30,14 @@ SPAN_KINDS = ("v2t", "a2t", "xspan", "igatl")
 
 
 def _fmt(columns: dict, i: int):
-    return time_format(columns["time_format"][i], columns["slice_s"][i])
+    return time_format(columns["time_format"][i], columns["quantum"][i])
 
 
 def temporal_iou(completions: list[str], **columns) -> list[float | None]:
     """IoU of the answer's span with ``span``; None where the sample has no span.
 
     >>> temporal_iou(["second{1.0}-second{3.0}", "junk"], span=[[2.0, 4.0], [0.0, 1.0]],
-    ...              time_format=["text", "text"], slice_s=[0.5, 0.5])
+    ...              time_format=["text", "text"], quantum=[0.5, 0.5])
     [0.3333333333333333, 0.0]
     """
     out = []
@@ -51,7 +51,7 @@ def distance_iou(completions: list[str], **columns) -> list[float | None]:
     """Time-R1's distance-penalised IoU: IoU·(1 − |s − ŝ|/d)·(1 − |e − ê|/d).
 
     >>> [round(r, 4) for r in distance_iou(["second{1.0}-second{3.0}"], span=[[2.0, 4.0]], duration=[8.0],
-    ...                                     time_format=["text"], slice_s=[0.5])]  # 1/3 · 7/8 · 7/8
+    ...                                     time_format=["text"], quantum=[0.5])]  # 1/3 · 7/8 · 7/8
     [0.2552]
     """
     out = []
@@ -73,7 +73,7 @@ def format_reward(completions: list[str], **columns) -> list[float | None]:
     """1 when a span answer is exactly two times in the run's format, start ≤ end, inside the clip.
 
     >>> format_reward(["<t_2> <t_6>", "<t_6> <t_2>", "<t_2> <t_40>", "a red circle"], span=[[1, 2]] * 4,
-    ...               duration=[8.0] * 4, time_format=["token"] * 4, slice_s=[0.5] * 4)
+    ...               duration=[8.0] * 4, time_format=["token"] * 4, quantum=[0.5] * 4)
     [1.0, 0.0, 0.0, 0.0]
     """
     out = []
@@ -189,7 +189,7 @@ def task_columns(task: Task, clip, fmt) -> dict:
         order = sorted(named, key=lambda n: named.index(n) if n != task.answer else -1)
     partner = task.answer if task.kind in ("a2v", "v2a") else None  # "nothing" for a silent object: exact match only
     return {"kind": task.kind, "span": task.target.get("span") if task.kind in SPAN_KINDS else None,
-            "duration": clip.duration, "time_format": fmt.name, "slice_s": fmt.slice_s, "order": order,
+            "duration": clip.duration, "time_format": fmt.name, "quantum": fmt.quantum, "order": order,
             "partner": partner, "events": objects if task.kind == "a2v" else sounds}
 
 

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from ..model.config import OmniConfig
-from ..model.encoders import audio_slices, log_mel, pixel_values
+from ..model.encoders import audio_windows, log_mel, pixel_values
 from ..model.hub import quiet_transformers
 from ..model.omni import build_llm
 from ..model.tokenizer import save_tokenizer, train_tiny_tokenizer, world_corpus
@@ -63,12 +63,12 @@ class BaseRecipe:
         return cls(vision_steps=40, audio_steps=40, lm_steps=40, n_clips=40)
 
 
-def slice_examples(clips, slice_s: float = 0.5):
+def slice_examples(clips, plan=0.5):
     """Every slice of every clip: (frame, audio slice, visible caption, heard caption, labels)."""
     out = []
     for c in clips:
-        parts = slices(c, slice_s)
-        audio = audio_slices(c.audio, len(parts), parts[0].samples[1] - parts[0].samples[0])
+        parts = slices(c, plan)
+        audio = audio_windows(c.audio, [p.samples for p in parts])
         for sl in parts:
             seen, heard = sl.seen, sl.heard
             out.append({"frame": c.frames[sl.frame], "audio": audio[sl.index],

@@ -132,7 +132,8 @@ class TrainConfig:
             *[(1 <= getattr(d, f) <= LIMIT, f"data.{f}", f"need 1 to {LIMIT:,} (got {getattr(d, f)})")
               for f in ("n_train", "n_val", "n_test", "batch_size", "tasks_per_clip")],
             (0 <= d.curriculum_epochs <= self.max_epochs, "data.curriculum_epochs", "need 0 to max_epochs"),
-            (d.world in ("tiny", "varying"), "data.world", "use 'tiny' or 'varying'"),
+            (_world_ok(d.world), "data.world", f"{d.world!r}: use 'tiny', 'varying' or a range of lengths like '4-12s' "
+             "(within WorldConfig's limits)"),
             (0 < self.lr <= 1, "lr", f"need 0 < lr <= 1 (got {self.lr})"),
             (1 <= self.max_epochs <= LIMIT, "max_epochs", f"need 1 to {LIMIT:,} (got {self.max_epochs})"),
             (self.max_steps == -1 or 1 <= self.max_steps <= 10**9, "max_steps", "-1 (epochs decide) or a positive count"),
@@ -187,6 +188,16 @@ class TrainConfig:
 
     def replace(self, **changes) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
+
+
+def _world_ok(name: str) -> bool:
+    from ..world.config import WorldConfig
+
+    try:
+        WorldConfig.named(name)
+    except ConfigError:
+        return False
+    return True
 
 
 def read_recipe(name_or_path: str, overrides=()) -> tuple[dict, Path]:

@@ -27,12 +27,12 @@ from ..world.time_format import TimeFormat
 from .config import SINGLE_HOP, TrainConfig
 
 
-def sounding_boxes(clip, slice_s: float) -> torch.Tensor:
-    """``(S, 4)``: per slice, the box of a visible object making its sound then (NaN when none).
+def sounding_boxes(clip, plan) -> torch.Tensor:
+    """``(S, 4)``: per slice of ``plan``, the box of a visible object making its sound then (NaN when none).
 
     What AVACE needs: the region audio attention should fall in at that moment.
     """
-    parts = slices(clip, slice_s)
+    parts = slices(clip, plan)
     out = torch.full((len(parts), 4), float("nan"))
     for s in parts:
         if (box := s.sounding_box) is not None:
@@ -43,9 +43,9 @@ def sounding_boxes(clip, slice_s: float) -> torch.Tensor:
 class TaskDataset(Dataset):
     """``(clip index, Task)`` pairs over one split's clips and their features."""
 
-    def __init__(self, clips: list, features: list[dict], tasks: list[tuple[int, Task]], slice_s: float):
+    def __init__(self, clips: list, features: list[dict], tasks: list[tuple[int, Task]], plan):
         self.clips, self.features, self.tasks = clips, features, tasks
-        self.boxes = [sounding_boxes(c, slice_s) for c in clips]
+        self.boxes = [sounding_boxes(c, plan) for c in clips]
 
     def __len__(self) -> int:
         return len(self.tasks)
@@ -154,14 +154,14 @@ class OmniDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), None: ("train", "val", "test")}
-        slice_s = self.encoders.cfg.slice_s
+        plan = self.encoders.cfg.plan
         for split in wanted.get(stage, ("test",)):
             if split in self.splits:
                 continue
             seed, clips, feats = self.encode_split(split)
             tasks = (training_tasks(clips, self.cfg.data, seed, self.fmt) if split == "train"
                      else eval_tasks(clips, self.cfg.data.eval_kinds, self.fmt))
-            self.splits[split] = TaskDataset(clips, feats, tasks, slice_s)
+            self.splits[split] = TaskDataset(clips, feats, tasks, plan)
 
     def train_dataloader(self) -> DataLoader:
         ds = self.splits["train"]

@@ -28,16 +28,25 @@ from ..eval.harness import predict, selection_score
 from ..model.config import OmniConfig
 from ..model.hub import quiet_peft
 from ..model.omni import OmniModel
+from ..world import WorldConfig
 from .config import LoraSpec, TrainConfig
 
 CONFIG_KEY = "chronus_config"
 
 
 def omni_config(cfg: TrainConfig) -> OmniConfig:
-    """The model half of a training config: tiny or full, with the overrides applied."""
+    """The model half of a training config: tiny or full, with the overrides applied — checked against the
+    recipe's world now (every time fits the time vocabulary, the shortest clip has a frame per slice), not
+    minutes into encoding."""
     if cfg.model == "full":
-        return OmniConfig.full(llm=cfg.llm, audio=cfg.audio_encoder, **cfg.model_overrides)
-    return OmniConfig.tiny(**cfg.model_overrides)
+        ocfg = OmniConfig.full(llm=cfg.llm, audio=cfg.audio_encoder, **cfg.model_overrides)
+    else:
+        ocfg = OmniConfig.tiny(**cfg.model_overrides)
+    world = WorldConfig.named(cfg.data.world)
+    ocfg.check_durations(world.max_duration, f"data.world {cfg.data.world!r}")
+    ocfg.plan.n_slices(world.min_duration, world.fps)  # raises SlicePlanError naming the field
+    ocfg.plan.window(0.0, world.min_duration, world.sample_rate)
+    return ocfg
 
 
 class OmniModule(L.LightningModule):

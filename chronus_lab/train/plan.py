@@ -162,7 +162,7 @@ def sequence_length(cfg: TrainConfig) -> int:
     """Positions of the longest training example: ``[time, visual…, audio…]`` per slice + text."""
     ocfg = omni_config(cfg)
     world = WorldConfig.named(cfg.data.world)
-    slices = math.ceil(world.max_duration / ocfg.slice_s - 1e-9)
+    slices = ocfg.plan.n_slices(world.max_duration, world.fps)  # the plan's count only grows with the length
     time_tokens = {"token": 1, "text": TEXT_TIME_TOKENS, "none": 0}[ocfg.time_format]
     return 1 + slices * (time_tokens + ocfg.vision_tokens + ocfg.audio_tokens) + TEXT_TOKENS
 

@@ -25,7 +25,7 @@ def slice_examples(encoders: Encoders, seed: int, n_clips: int) -> dict[str, tup
     clips = [make_clip(WorldConfig.tiny(), seed, i) for i in range(n_clips)]
     out = {"vision": ([], []), "audio": ([], [])}
     for clip, feats in zip(clips, encode_clips(encoders, clips)):
-        for s in slices(clip, encoders.cfg.slice_s):
+        for s in slices(clip, encoders.cfg.plan):
             for name, labels in (("vision", s.seen), ("audio", s.heard)):
                 if len(labels) == 1:
                     out[name][0].append(feats[name][s.index].mean(0))

@@ -280,8 +280,8 @@ class Explorer:
             bottom.text(r["span"][0], y + extent[3] * 0.03, r["name"], color="cyan", fontsize=7)
         bottom.set_ylabel("kHz")
         bottom.set_xlabel("time (s)")
-        for k in range(len(self.clip.slices) + 1):
-            top.axvline(k * self.clip.slice_s, color="#dddddd", lw=0.5, zorder=-1)
+        for t in [s.start for s in self.clip.slices] + [self.clip.slices[-1].end]:  # the plan's edges
+            top.axvline(t, color="#dddddd", lw=0.5, zorder=-1)
         fig.subplots_adjust(left=0.17, right=0.88, top=0.93, bottom=0.1, hspace=0.15)
         # Draw once; each slider move then paints the playhead into a copy of the pixels (blitting):
         # re-saving the figure costs ~200 ms on 2 cores, a numpy column a few.

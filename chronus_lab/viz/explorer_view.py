@@ -179,8 +179,8 @@ class ClipView:
     def __init__(self, view: ExplorerView, clip: Clip, seed: int):
         self.view, self.clip, self.seed = view, clip, seed
         model = view.model
-        self.slice_s = model.cfg.slice_s
-        self.slices = slices(clip, self.slice_s, model.cfg.frames_per_slice)
+        self.plan = model.cfg.plan
+        self.slices = slices(clip, self.plan)
         with torch.no_grad():
             self.features = model.encoders.clip_features(clip)
             self._maps = self._look_inside()
@@ -190,7 +190,7 @@ class ClipView:
     def _tokens(self) -> list[Token]:
         """The clip part of the model's input, position by position (the question is not shown)."""
         model = self.view.model
-        lay = model.layouts({"n_slices": [len(self.slices)], "questions": [""]})[0]
+        lay = model.layouts({"times": [[s.start for s in self.slices]], "questions": [""]})[0]
         out = []
         for tid, mod, k in zip(lay.ids, lay.modality, lay.slice_idx):
             if k < 0:
@@ -204,8 +204,8 @@ class ClipView:
         """The slice whose ``[start, end)`` holds ``t``; the last slice holds the clip's end."""
         if not (isinstance(t, (int, float)) and math.isfinite(t) and 0 <= t <= self.clip.duration):
             raise DataError(f"time {t!r} is outside the clip: pick a time from 0 to {self.clip.duration} s")
-        k = min(int(t / self.slice_s + 1e-9), len(self.slices) - 1)
-        return self.slices[k]
+        inside = [s for s in self.slices if s.start <= t + 1e-9]  # slices start in order
+        return inside[-1]
 
     def at(self, t: float) -> SliceState:
         s = self.slice_at(t)

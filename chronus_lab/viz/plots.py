@@ -11,6 +11,7 @@ import numpy as np
 
 from ..world.clip import Clip
 from ..world.config import COLOURS
+from ..world.slices import as_plan
 
 SOUND_COLOUR = "#555555"
 
@@ -19,8 +20,9 @@ def _rgb(obj: str) -> tuple[float, float, float]:
     return tuple(c / 255 for c in COLOURS[obj.split(" ")[0]])
 
 
-def timeline(clip: Clip, ax=None, slice_s: float | None = 0.5, predictions: dict | None = None):
-    """Events as bars, one row per object (top) and per sound (bottom).
+def timeline(clip: Clip, ax=None, slice_s=0.5, predictions: dict | None = None):
+    """Events as bars, one row per object (top) and per sound (bottom); grey lines at the slice edges of
+    ``slice_s`` (seconds, or a ``SlicePlan``; None for none).
 
     ``predictions`` maps a row label (an object or sound class) to a predicted (start, end) span,
     drawn as a hollow bar over the truth — used to show a model's answers on the clip.
@@ -39,7 +41,7 @@ def timeline(clip: Clip, ax=None, slice_s: float | None = 0.5, predictions: dict
     ax.set_xlim(0, clip.duration)
     ax.set_xlabel("time (s)")
     if slice_s:
-        for t in np.arange(0, clip.duration + 1e-9, slice_s):
+        for t in as_plan(slice_s).times(clip.duration, clip.fps):
             ax.axvline(t, color="#dddddd", lw=0.5, zorder=-1)
     ax.set_title(f"clip {clip.clip_id}: hatched = object and its sound (same span)")
     return fig

@@ -7,8 +7,8 @@ from .clip import Clip, Event
 from .config import WorldConfig
 from .formats import World, WorldFormatError, generate_world, load_world
 from .scene import make_clip
-from .slices import Slice, n_slices, slices
+from .slices import Slice, SlicePlan, SlicePlanError, n_slices, slice_times, slices
 from .tasks import KINDS, Task, make_task, make_tasks
 
 __all__ = ["Clip", "Event", "WorldConfig", "World", "WorldFormatError",
-           "generate_world", "load_world", "make_clip", "Slice", "n_slices", "slices", "KINDS", "Task", "make_task", "make_tasks"]
+           "generate_world", "load_world", "make_clip", "Slice", "SlicePlan", "SlicePlanError", "n_slices", "slice_times", "slices", "KINDS", "Task", "make_task", "make_tasks"]

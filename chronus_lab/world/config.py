@@ -8,6 +8,7 @@ procedural world whose ground truth is exact. This dataclass is the only place i
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field
 
 from ..errors import ConfigError, check_fields
@@ -126,9 +127,24 @@ class WorldConfig:
         return cls(min_duration=6.0, max_duration=10.0)
 
     @classmethod
+    def lengths(cls, shortest: float, longest: float) -> "WorldConfig":
+        """Clips from ``shortest`` to ``longest`` seconds (e.g. 4–24 s); events as in the default world,
+        no longer than the shortest clip."""
+        return cls(min_duration=shortest, max_duration=longest,
+                   min_event_s=min(cls.min_event_s, shortest), max_event_s=min(cls.max_event_s, shortest))
+
+    @classmethod
     def named(cls, name: str) -> "WorldConfig":
-        """The world a config names (``data.world``): ``"tiny"`` or ``"varying"`` — the one place that choice is made."""
+        """The world a config names (``data.world``): ``"tiny"``, ``"varying"`` or a range of clip lengths
+        ``"<shortest>-<longest>s"`` (``"4-12s"``) — the one place that choice is made."""
         worlds = {"tiny": cls.tiny, "varying": cls.varying}
-        if name not in worlds:
-            raise ConfigError(f"data.world is {name!r}; use one of {sorted(worlds)}")
-        return worlds[name]()
+        if name in worlds:
+            return worlds[name]()
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*s\s*", str(name))
+        if not m:
+            raise ConfigError(f"data.world is {name!r}; use one of {sorted(worlds)} or a range of clip lengths "
+                              "like '4-12s'")
+        try:
+            return cls.lengths(float(m.group(1)), float(m.group(2)))
+        except ConfigError as e:
+            raise ConfigError(f"data.world {name!r}: {e}") from None

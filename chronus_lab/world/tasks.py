@@ -66,7 +66,7 @@ def _t2x(clip: Clip, rng, fmt: TimeFormat, modality: str) -> Task | None:
     if not pool:
         return None
     ev = pool[int(rng.integers(len(pool)))]
-    grid = fmt.slice_s
+    grid = fmt.quantum
     ticks = np.arange(ev.start, ev.end - 1e-9, grid)  # slice starts inside the event
     t = float(ticks[int(rng.integers(len(ticks)))])
     labels = clip.visible_at(t) if modality == "v" else clip.heard_at(t)
@@ -100,7 +100,7 @@ def _v2a(clip: Clip, rng, fmt: TimeFormat) -> Task | None:
 def _xspan(clip: Clip, rng, fmt: TimeFormat) -> Task | None:
     """The span where a sound and a *different* visible object co-occur: needs both modalities."""
     pairs = [(a, v) for a in clip.sounds for v in clip.objects
-             if a.id != v.id and overlaps(a.span, v.span) >= fmt.slice_s]
+             if a.id != v.id and overlaps(a.span, v.span) >= fmt.quantum]
     if not pairs:
         return None
     a, v = pairs[int(rng.integers(len(pairs)))]
@@ -126,7 +126,7 @@ def _order(clip: Clip, rng, fmt: TimeFormat) -> Task | None:
 # --- MeerkatBench-style ------------------------------------------------------------------------
 def _random_frame(ev: Event, clip: Clip, rng, fmt: TimeFormat) -> tuple[float, int]:
     """A slice start inside the event, and the frame shown then (times stay writable in fmt)."""
-    ticks = np.arange(ev.start, ev.end - 1e-9, fmt.slice_s)
+    ticks = np.arange(ev.start, ev.end - 1e-9, fmt.quantum)
     t = float(ticks[int(rng.integers(len(ticks)))])
     return t, int(round(t * clip.fps))
 
@@ -186,7 +186,7 @@ def _avfc(clip: Clip, rng, fmt: TimeFormat) -> Task | None:
     t, f = _random_frame(ev, clip, rng, fmt)
     box, span = ev.box_at(f, clip.fps), (ev.start, ev.end)
     wrong_box = _moved_box(box, rng)
-    wrong_span = _moved_span(span, clip.duration, fmt.slice_s, rng)
+    wrong_span = _moved_span(span, clip.duration, fmt.quantum, rng)
     if kind == "spatial":
         b = box if truth else wrong_box
         q = f"At {fmt.time(t)}, the {ev.sound} sound comes from the object at {format_box(b)}."

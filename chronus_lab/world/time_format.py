@@ -4,8 +4,11 @@ Built in ``notebooks/04_timestamp_tokens.ipynb`` (first used in ``01_av_world.ip
 tested in ``tests/test_timestamps.py``. It lives with the world because the task generators write
 every answer through it; ``model/timestamps.py`` lays the same times out in the model's input.
 
-* **Special tokens** ``<t_k>`` — the ChronusOmni paper (seed summary): one token per time slice
-  of ``slice_s`` seconds (0.5 s), so time ``t`` is ``<t_{round(t / slice_s)}>``.
+* **Special tokens** ``<t_k>`` — the ChronusOmni paper (seed summary): an absolute time vocabulary,
+  ``<t_k>`` = ``k × quantum`` seconds (0.5 s), so time ``t`` is ``<t_{round(t / quantum)}>`` — not a
+  slice index: under a uniform slice plan a slice may start between two tokens' times, and is
+  written by the nearest one (ties up). ``max_tokens`` tokens cover ``[0, (max_tokens − 1) · quantum]``;
+  a time past that is an error, never a silent wrong token.
 * **Text** ``second{12.5}`` — the authors' released code: no new vocabulary, one decimal, and
   spans written ``second{188.9}-second{257.0}``.
 
@@ -26,9 +29,11 @@ from ..errors import ConfigError
 class TimeFormat:
     """Base class: how one time and one span are written and read back."""
 
-    slice_s: float = 0.5
-    """Width of a time slice in seconds (the model's time resolution)."""
+    quantum: float = 0.5
+    """The time resolution in seconds: the step of ``<t_k>``, and the grid the task generators pose times on."""
     name: str = "base"
+    max_tokens: int | None = None
+    """``<t_k>`` only: how many time tokens the vocabulary has (None: unbounded, e.g. in notebooks)."""
 
     def time(self, t: float) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -83,7 +88,7 @@ class TextTime(TimeFormat):
     _TIME_RE = re.compile(r"second\s*\{\s*(-?\s*\d[\d\s]*(?:\.[\d\s]*\d)?)\s*\}")
 
     def time(self, t: float) -> str:
-        return f"second{{{t:.1f}}}"
+        return f"second{{{math.floor(t * 10 + 0.5 + 1e-9) / 10:.1f}}}"  # ties up, as <t_k>
 
     def _read(self, match: re.Match) -> float:
         return float(re.sub(r"\s+", "", match.group(1)))
@@ -96,21 +101,34 @@ class TokenTime(TimeFormat):
     name: str = "token"
     _TIME_RE = re.compile(r"<\s*t_\s*(\d{1,6})\s*>")
 
+    def index(self, t: float) -> int:
+        """The token index of time ``t``: nearest ``k × quantum``, ties up (``round`` would take 1.25 s to
+        ``<t_2>`` but 0.75 s to ``<t_2>`` as well — half to even)."""
+        k = int(math.floor(t / self.quantum + 0.5 + 1e-9))
+        if self.max_tokens is not None and k >= self.max_tokens:
+            raise ConfigError(
+                f"time {t:g} s needs <t_{k}>, but the vocabulary stops at <t_{self.max_tokens - 1}> "
+                f"({(self.max_tokens - 1) * self.quantum:g} s at {self.quantum:g} s per token); raise "
+                "model.max_time_tokens (or time_quantum), or use shorter clips")
+        return k
+
     def time(self, t: float) -> str:
-        return f"<t_{int(round(t / self.slice_s))}>"
+        return f"<t_{self.index(t)}>"
 
     def span(self, start: float, end: float) -> str:
         return f"{self.time(start)} {self.time(end)}"  # two tokens, no separator needed
 
     def _read(self, match: re.Match) -> float:
-        return int(match.group(1)) * self.slice_s
+        return int(match.group(1)) * self.quantum
 
 
 FORMATS = {"text": TextTime, "token": TokenTime}
 
 
-def time_format(name: str = "text", slice_s: float = 0.5) -> TimeFormat:
-    """Look a representation up by name (``"text"`` or ``"token"``)."""
+def time_format(name: str = "text", quantum: float = 0.5, max_tokens: int | None = None) -> TimeFormat:
+    """Look a representation up by name (``"text"`` or ``"token"``); ``max_tokens`` bounds ``<t_k>``."""
     if name not in FORMATS:
         raise ConfigError(f"unknown time format {name!r}; choose one of {sorted(FORMATS)}")
-    return FORMATS[name](slice_s=slice_s)
+    if name == "token":
+        return TokenTime(quantum=quantum, max_tokens=max_tokens)
+    return FORMATS[name](quantum=quantum)

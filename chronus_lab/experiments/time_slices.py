@@ -1,0 +1,173 @@
+"""``chronus-lab bench time``: does the time written into the input tell the model *when*? (notebook 04)
+
+Built in ``notebooks/04_timestamp_tokens.ipynb``; tested in ``tests/test_experiment.py``; the README's
+table comes from this command.
+
+ChronusOmni's claim is that a model knows when because the time is written before each slice. With
+fixed 0.5 s slices the position of a group already says its time, so the claim cannot show. Here
+every clip is cut into the same number of **uniform** slices (``slices_per_clip``, 16 by default) —
+16 positions mean 4 s in one clip and 12 s in the next — so only the time input tells them apart.
+
+The headline recipe is trained on clips of one range of lengths, once per time representation
+(``<t_k>``, ``second{x}``, none — answers then still use ``second{x}``), over several seeds, and
+evaluated on held-out clips of the trained range and of a longer range no training clip had.
+Rows: explicit grounding mIoU and R@0.5, implicit cross-modal accuracy, mean ± std over seeds, and
+the chance rows (from each run's training answers).
+"""
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from dataclasses import replace
+
+from ..eval.harness import evaluate
+from ..eval.metrics import mean_iou
+from ..train.config import TrainConfig
+from ..train.data import OmniDataModule
+from ..train.run import evaluate_module, train
+from ..world import SlicePlan, WorldConfig, make_clip, make_task
+
+EXPLICIT, IMPLICIT = "explicit (v2t+a2t)", "implicit (a2v+v2a)"
+
+
+def recipe_for(recipe: str, variant: str, seed: int, world: str, slices_per_clip: int, out: str, cache: str,
+               overrides=()) -> TrainConfig:
+    """The headline recipe with uniform slices on ``world``, one time representation, one seed."""
+    return TrainConfig.load(recipe, [
+        *overrides, f"data.world={world}", f"model_overrides.slices_per_clip={slices_per_clip}",
+        f"model_overrides.time_format={variant}", f"seed={seed}", f"out={out}", f"data.cache={cache}",
+        "progress_bar=false"])
+
+
+def headline(ev) -> dict:
+    """The three numbers of a run on one split, model and chance."""
+    out = {}
+    for who in ("model", "chance"):
+        out[who] = {"mIoU": ev.value(EXPLICIT, who, "mIoU"), "R@0.5": ev.value(EXPLICIT, who, "R@0.5"),
+                    "implicit acc": ev.value(IMPLICIT, who, "acc")}
+    return out
+
+
+def evaluate_on(module, data: OmniDataModule, world: str, limit_per_kind: int | None):
+    """A trained module on the test clips of another world; chance still from its own training answers."""
+    cfg = module.cfg
+    other = OmniDataModule(replace(cfg, data=replace(cfg.data, world=world)), module.model.encoders,
+                           module.model.answer_format)
+    other.setup("test")
+    train_tasks = [t for _, t in data.splits["train"].tasks]
+    return evaluate(module.model, other.splits["test"], train_tasks, module.model.answer_format,
+                    limit_per_kind=limit_per_kind)
+
+
+def nearest_edges(span, edges) -> tuple[float, float]:
+    """A true span with each end moved to the nearest slice edge: the best a model that can only point
+    at slices can answer.
+
+    >>> nearest_edges((1.0, 3.0), [0.0, 0.75, 1.5, 2.25, 3.0])
+    (0.75, 3.0)
+    """
+    near = lambda t: min(edges, key=lambda e: (abs(e - t), e))  # noqa: E731 - ties go to the earlier edge
+    return near(span[0]), near(span[1])
+
+
+def writing_cost(world: WorldConfig, plan: SlicePlan, fmt, n_clips: int = 200, seed: int = 0) -> float:
+    """mIoU of the best slice-pointing answers over every object's and sound's span, written in ``fmt``
+    and read back: what cutting a clip into these slices and writing their times costs before any
+    learning. 1.0 on the fixed 0.5 s grid; below 1 once slice edges fall between the times a format
+    can write or between the events' boundaries."""
+    pred, true = [], []
+    for i in range(n_clips):
+        clip = make_clip(world, seed, i)
+        edges = plan.times(clip.duration, clip.fps)
+        for ev in clip.events:
+            pred.append(fmt.parse_span(fmt.span(*nearest_edges(ev.span, edges))))
+            true.append(ev.span)
+    return mean_iou(pred, true)
+
+
+def span_pairs(ev, fmt, kinds=("v2t", "a2t")) -> list[tuple[tuple, tuple | None]]:
+    """(true span, predicted span or None) of every explicit-grounding answer of an evaluation."""
+    return [(tuple(p.task.target["span"]), fmt.parse_span(p.text)) for p in ev.predictions if p.task.kind in kinds]
+
+
+def step_cost(recipe: str = "tiny-grounding", n_clips: int = 32, steps: int = 20, batch_size: int = 16) -> dict:
+    """Seconds per training example (forward + backward) of the recipe's model on today's fixed 0.5 s
+    slices of 8 s clips against 16 uniform slices of 4–12 s clips — the same number of slices — and
+    the seconds to encode one clip each way (what a cache miss costs)."""
+    import random
+
+    from ..model.omni import collate
+    from ..train.module import build_module
+
+    out = {}
+    for name, world, extra in (("fixed", "tiny", []), ("uniform", "4-12s", ["model_overrides.slices_per_clip=16"])):
+        cfg = TrainConfig.load(recipe, [f"data.world={world}", *extra])
+        module = build_module(cfg)
+        model = module.model
+        clips = [make_clip(WorldConfig.named(world), 0, i) for i in range(n_clips)]
+        t0 = time.perf_counter()
+        feats = [model.encoders.clip_features(c) for c in clips]
+        encode_s = (time.perf_counter() - t0) / n_clips
+        rng = random.Random(0)
+        batches = []
+        for _ in range(steps):
+            picks = [rng.randrange(n_clips) for _ in range(batch_size)]
+            tasks = [make_task(clips[i], "v2t", seed=j, fmt=model.answer_format) for j, i in enumerate(picks)]
+            batches.append(collate([feats[i] for i in picks], [t.question for t in tasks], [t.answer for t in tasks]))
+        model.train()
+        model(batches[0]).loss.backward()  # warm-up
+        t0 = time.perf_counter()
+        for b in batches:
+            model(b).loss.backward()
+        out[name] = {"s/example": (time.perf_counter() - t0) / (steps * batch_size), "encode s/clip": encode_s}
+    return out
+
+
+def mean_std(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+
+
+def run(recipe: str = "tiny-grounding", variants=("token", "text", "none"), seeds: int = 3,
+        train_world: str = "4-12s", long_world: str = "12-24s", slices_per_clip: int = 16,
+        overrides=(), limit_per_kind: int | None = None, n_train: int | None = None, on_eval=None,
+        speed: bool = True, log=print) -> list[dict]:
+    """Rows per (time input, clip range): the headline numbers, mean ± std over ``seeds``, then chance.
+    ``n_train`` overrides the recipe's number of training clips (a shorter run); ``on_eval(variant,
+    seed, world, evaluation, answer format)`` sees every evaluation (the notebook plots its spans); ``speed``
+    first logs ``step_cost`` (fixed vs uniform slices, per training example)."""
+    overrides = [*overrides, *([f"data.n_train={n_train}"] if n_train else [])]
+    if speed:
+        c = step_cost(recipe)
+        fixed, uniform = c["fixed"], c["uniform"]
+        log(f"per training example: fixed 0.5 s slices of 8 s clips {1000 * fixed['s/example']:.1f} ms, 16 uniform "
+            f"slices of 4-12 s clips {1000 * uniform['s/example']:.1f} ms "
+            f"({100 * (uniform['s/example'] / fixed['s/example'] - 1):+.0f}%); encoding a clip "
+            f"{1000 * fixed['encode s/clip']:.0f} ms vs {1000 * uniform['encode s/clip']:.0f} ms")
+    results: dict[tuple[str, str], list[dict]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = f"{tmp}/features"  # the plan and encoders are the same for every variant: encode once
+        for variant in variants:
+            for seed in range(seeds):
+                cfg = recipe_for(recipe, variant, seed, train_world, slices_per_clip, f"{tmp}/{variant}-{seed}",
+                                 cache, overrides)
+                t0 = time.perf_counter()
+                r = train(cfg, resume=False, quiet=True)
+                seconds = time.perf_counter() - t0
+                for world, ev in ((train_world, evaluate_module(r.module, r.data, limit_per_kind=limit_per_kind)),
+                                  (long_world, evaluate_on(r.module, r.data, long_world, limit_per_kind))):
+                    h = headline(ev)
+                    if on_eval is not None:
+                        on_eval(variant, seed, world, ev, r.module.model.answer_format)
+                    results.setdefault((variant, world), []).append(h)
+                    log(f"{variant:>5} seed {seed} on {world:>6} clips: mIoU {h['model']['mIoU']:.3f}, "
+                        f"R@0.5 {h['model']['R@0.5']:.3f}, implicit {h['model']['implicit acc']:.3f} "
+                        f"(trained in {seconds:.0f} s)")
+    rows = []
+    for (variant, world), runs in results.items():
+        for who in ("model", "chance"):
+            rows.append({"time input": variant, "clips": world, "who": who, "seeds": len(runs),
+                         **{m: mean_std([r[who][m] for r in runs]) for m in ("mIoU", "R@0.5", "implicit acc")}})
+    return rows
