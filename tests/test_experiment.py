@@ -30,7 +30,7 @@ def test_fit_lowers_the_loss_and_prefixes_shift_the_clip():
 def test_bench_time_trains_each_time_input_and_tests_on_longer_clips_too():
     """``bench time`` end to end on a tiny budget: a row per (time input, clip range, model/chance), and
     the second range's questions really are about clips longer than any training clip."""
-    from chronus_lab.experiments.time_slices import run
+    from chronus_lab.experiments.time_slices import chance, run
 
     seen = {}
     keep = lambda variant, seed, world, ev, fmt: seen.setdefault((variant, world), []).extend(  # noqa: E731
@@ -42,6 +42,11 @@ def test_bench_time_trains_each_time_input_and_tests_on_longer_clips_too():
     assert all(0 <= float(r[m]) <= 1 for r in rows for m in ("mIoU", "R@0.5", "implicit acc"))
     assert max(e for _, e in seen[("token", "4-12s")]) <= 12.0
     assert max(e for _, e in seen[("token", "12-24s")]) > 12.0
+    # the chance rows depend on the questions alone: the model-free path gives the same numbers
+    for world in ("4-12s", "12-24s"):
+        free = chance("tiny-grounding", world, overrides=["data.n_train=8", "data.n_test=6"])
+        row = next(r for r in rows if r["clips"] == world and r["who"] == "chance")
+        assert [float(row[m]) for m in ("mIoU", "R@0.5", "implicit acc")] == [round(free[m], 3) for m in free]
 
 
 def test_step_cost_times_both_plans_on_the_same_number_of_slices():

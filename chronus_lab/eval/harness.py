@@ -202,10 +202,15 @@ def evaluate(model, dataset, train_tasks: list[Task], fmt, batch_size: int = 32,
              limit_per_kind: int | None = None) -> Evaluation:
     """Predict, then score per kind and per headline group, with a chance row under each."""
     preds = predict(model, dataset, batch_size, limit_per_kind)
+    return score_predictions(preds, [c.duration for c in dataset.clips], train_tasks, fmt)
+
+
+def score_predictions(preds: list[Prediction], durations: list[float], train_tasks: list[Task], fmt) -> Evaluation:
+    """The table of answers already written (``durations[clip_index]``: each clip's length, for the span prior)."""
     by_kind = defaultdict(list)
     for p in preds:
         by_kind[p.task.kind].append(p)
-    chance_text = {kind: chance_answers(kind, [p.task for p in ps],
-                                        [dataset.clips[p.clip_index].duration for p in ps], train_tasks, fmt)
+    chance_text = {kind: chance_answers(kind, [p.task for p in ps], [durations[p.clip_index] for p in ps],
+                                        train_tasks, fmt)
                    for kind, ps in by_kind.items()}
     return Evaluation(preds, table_rows(preds, chance_text, fmt))

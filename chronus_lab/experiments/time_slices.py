@@ -124,6 +124,23 @@ def step_cost(recipe: str = "tiny-grounding", n_clips: int = 32, steps: int = 20
     return out
 
 
+def chance(recipe: str, world: str, train_world: str = "4-12s", overrides=()) -> dict:
+    """The chance headline of the recipe's test questions on ``world``, from its training answers on
+    ``train_world`` — no model, no features (what every run's chance rows are: they depend on the
+    questions alone, not on the seed or the time input)."""
+    from ..eval.harness import Prediction, score_predictions
+    from ..train.data import eval_tasks, training_tasks
+    from ..world.time_format import TextTime
+
+    cfg = TrainConfig.load(recipe, [*overrides, f"data.world={train_world}"])
+    d, fmt = cfg.data, TextTime()
+    train_clips = [make_clip(WorldConfig.named(train_world), d.seeds[0], i) for i in range(d.n_train)]
+    test_clips = [make_clip(WorldConfig.named(world), d.seeds[2], i) for i in range(d.n_test)]
+    train_tasks = [t for _, t in training_tasks(train_clips, d, d.seeds[0], fmt)]
+    preds = [Prediction(t, "", ci) for ci, t in eval_tasks(test_clips, d.eval_kinds, fmt)]
+    return headline(score_predictions(preds, [c.duration for c in test_clips], train_tasks, fmt))["chance"]
+
+
 def mean_std(values: list[float]) -> str:
     if len(values) == 1:
         return f"{values[0]:.3f}"
@@ -149,8 +166,8 @@ def run(recipe: str = "tiny-grounding", variants=("token", "text", "none"), seed
     results: dict[tuple[str, str], list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         cache = f"{tmp}/features"  # the plan and encoders are the same for every variant: encode once
-        for variant in variants:
-            for seed in range(seeds):
+        for seed in range(seeds):  # seed-major: a run stopped early still has every variant of the seeds it did
+            for variant in variants:
                 cfg = recipe_for(recipe, variant, seed, train_world, slices_per_clip, f"{tmp}/{variant}-{seed}",
                                  cache, overrides)
                 t0 = time.perf_counter()

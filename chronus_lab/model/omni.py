@@ -105,6 +105,14 @@ class OmniModel(nn.Module):
         return self.time_format or TextTime(quantum=self.cfg.time_quantum)
 
     @property
+    def added_token_ids(self) -> list[int]:
+        """Ids of the tokens this project adds to the LLM's vocabulary (``<vision>``, ``<audio>``, ``<t_k>``):
+        the rows LoRA trains (``lora.train_new_tokens``)."""
+        from .tokenizer import model_token_ids
+
+        return model_token_ids(self.tokenizer, self.cfg.max_time_tokens)
+
+    @property
     def projector_dtype(self) -> torch.dtype:
         return next(self.vision_proj.parameters()).dtype
 

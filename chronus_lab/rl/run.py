@@ -224,7 +224,6 @@ def start_from_sft(module) -> dict:
     start at zero (LoRA's B = 0), so the policy starts exactly at the SFT model. Returns the SFT
     adapters' weights and scaling, needed to write one checkpoint of the final policy.
     """
-    from ..model.tokenizer import model_token_ids
     from ..train.module import add_lora
 
     llm, spec = module.model.llm, module.cfg.lora
@@ -232,7 +231,7 @@ def start_from_sft(module) -> dict:
            "tokens": {k: v.detach().clone() for k, v in module.named_parameters() if "trainable_tokens_delta" in k},
            "scale": spec.alpha / spec.r, "r": spec.r}
     base = llm.merge_and_unload()  # the SFT's token rows are merged too: RL leaves them as they are
-    module.model.llm = add_lora(base, spec, model_token_ids(module.model.tokenizer, module.model.cfg.max_time_tokens))
+    module.model.llm = add_lora(base, spec, module.model.added_token_ids)
     for name, prm in module.named_parameters():  # the new adapters train; projectors and base stay
         prm.requires_grad_("lora_" in name)
     return sft

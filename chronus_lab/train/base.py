@@ -56,11 +56,13 @@ class BaseRecipe:
     n_clips: int = 300
     """Training clips (seed TRAIN_SEED); held-out quality is measured on HELDOUT_SEED."""
     seed: int = 0
+    probe_clips: tuple[int, int] = (150, 60)
+    """Training and test clips of the linear probe recorded in the manifest (``record_probe``)."""
 
     @classmethod
     def quick(cls) -> "BaseRecipe":
         """For the test: a fraction of the steps, same code."""
-        return cls(vision_steps=40, audio_steps=40, lm_steps=40, n_clips=40)
+        return cls(vision_steps=40, audio_steps=40, lm_steps=40, n_clips=40, probe_clips=(8, 4))
 
 
 def slice_examples(clips, plan=0.5):
@@ -231,7 +233,7 @@ def make_base_models(out, recipe: BaseRecipe | None = None, log=print) -> dict:
 
         shutil.rmtree(out)
     tmp.replace(out)
-    manifest = record_probe(out, quick=recipe == BaseRecipe.quick())
+    manifest = record_probe(out, *recipe.probe_clips)
     log(f"saved to {out} in {manifest['seconds']} s; linear probe vision {manifest['quality']['vision_probe_accuracy']}, "
         f"audio {manifest['quality']['audio_probe_accuracy']}")
     return manifest
@@ -247,14 +249,14 @@ def tiny_config_from(folder) -> OmniConfig:
     return cfg
 
 
-def record_probe(folder, quick: bool = False) -> dict:
+def record_probe(folder, n_train: int = 150, n_test: int = 60) -> dict:
     """Measure what the saved encoders can tell (``train/probe.py``: linear probes on held-out seeds)
     and write it into the folder's manifest — the number every answer that names an object is capped by."""
     from .probe import probe_rows
 
     path = Path(folder) / "manifest.json"
     manifest = json.loads(path.read_text())
-    rows = probe_rows(*((8, 4) if quick else (150, 60)), cfg=tiny_config_from(folder))
+    rows = probe_rows(n_train, n_test, cfg=tiny_config_from(folder))
     for row in rows:
         manifest["quality"][f"{row['features'].split()[0]}_probe_accuracy"] = row["probe acc"]
     tmp = path.with_suffix(".tmp")

@@ -201,10 +201,7 @@ class InstructModule(OmniModule):
 
     def configure_trainable(self) -> None:
         if self.cfg.finetune == "lora":
-            from ..model.tokenizer import model_token_ids
-
-            ids = model_token_ids(self.model.tokenizer, self.model.cfg.max_time_tokens)
-            self.model.llm = add_lora(self.model.llm, self.cfg.lora, ids)
+            self.model.llm = add_lora(self.model.llm, self.cfg.lora, self.model.added_token_ids)
         else:
             self.model.llm.requires_grad_(True)
 
