@@ -150,11 +150,12 @@ def mean_std(values: list[float]) -> str:
 def run(recipe: str = "tiny-grounding", variants=("token", "text", "none"), seeds: int = 3,
         train_world: str = "4-12s", long_world: str = "12-24s", slices_per_clip: int = 16,
         overrides=(), limit_per_kind: int | None = None, n_train: int | None = None, on_eval=None,
-        speed: bool = True, log=print) -> list[dict]:
+        speed: bool = True, first_seed: int = 0, log=print) -> list[dict]:
     """Rows per (time input, clip range): the headline numbers, mean ± std over ``seeds``, then chance.
     ``n_train`` overrides the recipe's number of training clips (a shorter run); ``on_eval(variant,
     seed, world, evaluation, answer format)`` sees every evaluation (the notebook plots its spans); ``speed``
-    first logs ``step_cost`` (fixed vs uniform slices, per training example)."""
+    first logs ``step_cost`` (fixed vs uniform slices, per training example). Seeds are
+    ``first_seed … first_seed + seeds − 1`` (another process can add seeds to a run's)."""
     overrides = [*overrides, *([f"data.n_train={n_train}"] if n_train else [])]
     if speed:
         c = step_cost(recipe)
@@ -166,7 +167,7 @@ def run(recipe: str = "tiny-grounding", variants=("token", "text", "none"), seed
     results: dict[tuple[str, str], list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         cache = f"{tmp}/features"  # the plan and encoders are the same for every variant: encode once
-        for seed in range(seeds):  # seed-major: a run stopped early still has every variant of the seeds it did
+        for seed in range(first_seed, first_seed + seeds):  # seed-major: a run stopped early still has every variant of the seeds it did
             for variant in variants:
                 cfg = recipe_for(recipe, variant, seed, train_world, slices_per_clip, f"{tmp}/{variant}-{seed}",
                                  cache, overrides)
