@@ -5,9 +5,10 @@ full numbers: ``chronus-lab bench timestamps``.
 
 Same tiny model, same steps, three inputs: ``<t_k>`` tokens, ``second{x}`` text, no time at all.
 Clips vary in length (6–10 s) and a random-length prefix precedes the clip, so — as in real video
-with varying frame rates and prompts — a position in the sequence no longer tells the time. (With
-fixed layouts the LLM's positions already encode time and removing the time tokens costs nothing;
-``shared/CALIBRATION.md`` measured exactly that.) Answers are always written in text seconds when
+with varying frame rates and prompts — a position in the sequence should no longer tell the time.
+(It still does: the README's table shows no time input scoring as well as ``<t_k>`` — rotary positions
+are relative, and fixed 0.5 s slices put the k-th group k groups after the clip's start. Uniform slices,
+``time_slices.py`` / ``bench time``, break that link.) Answers are always written in text seconds when
 the input has no time representation, so every variant can state a span.
 """
 from __future__ import annotations

@@ -88,7 +88,7 @@ class OmniConfig:
     ``"early"``: each visual token also gets the slice's mean audio token and its time token's
     embedding added, each audio token the time embedding — every feature position says *what* and
     *when* by itself, so "when X is heard, what is seen?" is one attention hop instead of two
-    (a lever for small models, see ``shared/CALIBRATION.md``; the token layout is unchanged)."""
+    (a lever for small models, measured in the README's table of levers; the token layout is unchanged)."""
 
     def __post_init__(self) -> None:
         check_types(self, "OmniConfig")
