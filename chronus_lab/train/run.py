@@ -64,6 +64,8 @@ def checkpoint_callbacks(folder: Path) -> list[ModelCheckpoint]:
 def prepare(cfg: TrainConfig, quiet: bool = False) -> Run:
     """Build everything a run needs (no training yet): what the notebook steps through."""
     warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")  # the frozen encoders, on purpose
+    # Lightning 2.6's own _pytree calls a torch API that torch 2.13 deprecates: nothing in this project to fix
+    warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
     if quiet:
         for name in ("lightning.pytorch", "lightning.fabric"):
             logging.getLogger(name).setLevel(logging.WARNING)
