@@ -42,3 +42,16 @@ def test_caption_content_scores_names_where_bleu_scores_the_template():
     assert content < 0.25 and sum(map(caption_content, refs, refs)) / len(refs) == 1.0
     swapped = "A buzz sound is heard off screen; then a red circle appears silently."
     assert caption_content(swapped, "A red circle appears silently; then a buzz sound is heard off screen.") == 0.5
+
+
+def test_mean_std_is_the_sample_std_that_numpy_gives_with_ddof_1():
+    """Every experiment's "mean ± std over seeds" comes from one helper; its std is numpy's with ddof=1."""
+    import numpy as np
+
+    from chronus_lab.eval.metrics import mean_std
+
+    values = [0.517, 0.493, 0.471]
+    mean, std = (float(x) for x in mean_std(values).split(" ± "))
+    assert mean == pytest.approx(np.mean(values), abs=5e-4) and std == pytest.approx(np.std(values, ddof=1), abs=5e-4)
+    assert std > np.std(values) + 1e-3  # not the population std (ddof=0), which looks tighter with few seeds
+    assert mean_std([0.25]) == "0.250"

@@ -7,6 +7,7 @@ scores 0 / counts as wrong) and the structured ground truth of the task.
 from __future__ import annotations
 
 import re
+import statistics
 
 _NUMBER = r"-?\d+(?:\.\d+)?"  # plain decimals only: "inf", "nan" and exponents never match, so such a box is unreadable
 _BOX = re.compile(r"\[\s*" + r"\s*,\s*".join([f"({_NUMBER})"] * 4) + r"\s*\]")
@@ -140,6 +141,18 @@ def caption_content(hyp: str, ref: str) -> float:
             lcs[i + 1][j + 1] = lcs[i][j] + 1 if a == b else max(lcs[i][j + 1], lcs[i + 1][j])
     n = lcs[-1][-1]
     return 2 * n / (len(h) + len(r))
+
+
+def mean_std(values: list[float]) -> str:
+    """``"mean ± std"`` over seeds, std the sample standard deviation (n − 1, ``statistics.stdev``: with 2–3
+    seeds the population std would look tighter than the runs are); one value is printed alone.
+
+    >>> mean_std([0.5, 0.6, 0.7])
+    '0.600 ± 0.100'
+    """
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
 
 
 def format_table(rows: list[dict]) -> str:

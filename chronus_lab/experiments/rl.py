@@ -16,7 +16,7 @@ import statistics
 import tempfile
 import time
 
-from ..eval.metrics import format_table
+from ..eval.metrics import format_table, mean_std
 from ..rl.rewards import columns_of, combine
 from ..rl.run import Prompter, RLConfig, train_rl
 from ..train.module import load_checkpoint
@@ -36,12 +36,6 @@ HACK_PROMPTS = 64
 def _metrics(ev, who: str = "model") -> dict:
     present = {r["task"] for r in ev.rows}
     return {f"{t.split()[0]} {m}": ev.value(t, who, m) for t, m in METRICS if t in present}
-
-
-def _cell(values: list[float]) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.3f}"
-    return f"{statistics.mean(values):.3f} ± {statistics.pstdev(values):.3f}"
 
 
 def _final_kl(history: list[dict], last: int = 10) -> float:
@@ -86,7 +80,7 @@ def run(ckpt: str | None = None, steps: int | None = None, seeds: int = 3, limit
                     applies = {r: _applies(rl.history, r) for r in rl.cfg.rewards}
             log(f"{name} seed {seed}: {per_seed[-1]}, KL {kls[-1]:.4f}, {seconds[-1]:.0f} s")
         rows.append({"model": f"{name} ({seeds} seeds)", "RL s": f"{statistics.mean(seconds):.0f}",
-                     "final KL": _cell(kls), **{k: _cell([m[k] for m in per_seed]) for k in per_seed[0]}})
+                     "final KL": mean_std(kls), **{k: mean_std([m[k] for m in per_seed]) for k in per_seed[0]}})
     rows.append({"model": "chance", "RL s": "-", "final KL": "-",
                  **{k: f"{v:.3f}" for k, v in _metrics(start, "chance").items()}})
     log("rewards with something to score in the RL questions: " + ", ".join(f"{k} {v}" for k, v in applies.items()))

@@ -16,28 +16,22 @@ the chance rows (from each run's training answers).
 """
 from __future__ import annotations
 
-import statistics
 import tempfile
 import time
-from dataclasses import replace
 
-from ..eval.harness import evaluate
-from ..eval.metrics import mean_iou
+from ..eval.metrics import mean_iou, mean_std
 from ..train.config import TrainConfig
-from ..train.data import OmniDataModule
-from ..train.run import evaluate_module, train
-from ..world import SlicePlan, WorldConfig, make_clip, make_task
+from ..train.run import evaluate_module
+from ..world import SlicePlan, WorldConfig, make_clip
+from .sft import train_and_evaluate
 
 EXPLICIT, IMPLICIT = "explicit (v2t+a2t)", "implicit (a2v+v2a)"
 
 
-def recipe_for(recipe: str, variant: str, seed: int, world: str, slices_per_clip: int, out: str, cache: str,
-               overrides=()) -> TrainConfig:
+def variant_overrides(variant: str, seed: int, world: str, slices_per_clip: int, cache: str) -> list[str]:
     """The headline recipe with uniform slices on ``world``, one time representation, one seed."""
-    return TrainConfig.load(recipe, [
-        *overrides, f"data.world={world}", f"model_overrides.slices_per_clip={slices_per_clip}",
-        f"model_overrides.time_format={variant}", f"seed={seed}", f"out={out}", f"data.cache={cache}",
-        "progress_bar=false"])
+    return [f"data.world={world}", f"model_overrides.slices_per_clip={slices_per_clip}",
+            f"model_overrides.time_format={variant}", f"seed={seed}", f"data.cache={cache}"]
 
 
 def headline(ev) -> dict:
@@ -47,17 +41,6 @@ def headline(ev) -> dict:
         out[who] = {"mIoU": ev.value(EXPLICIT, who, "mIoU"), "R@0.5": ev.value(EXPLICIT, who, "R@0.5"),
                     "implicit acc": ev.value(IMPLICIT, who, "acc")}
     return out
-
-
-def evaluate_on(module, data: OmniDataModule, world: str, limit_per_kind: int | None):
-    """A trained module on the test clips of another world; chance still from its own training answers."""
-    cfg = module.cfg
-    other = OmniDataModule(replace(cfg, data=replace(cfg.data, world=world)), module.model.encoders,
-                           module.model.answer_format)
-    other.setup("test")
-    train_tasks = [t for _, t in data.splits["train"].tasks]
-    return evaluate(module.model, other.splits["test"], train_tasks, module.model.answer_format,
-                    limit_per_kind=limit_per_kind)
 
 
 def nearest_edges(span, edges) -> tuple[float, float]:
@@ -95,9 +78,9 @@ def step_cost(recipe: str = "tiny-grounding", n_clips: int = 32, steps: int = 20
     """Seconds per training example (forward + backward) of the recipe's model on today's fixed 0.5 s
     slices of 8 s clips against 16 uniform slices of 4–12 s clips — the same number of slices — and
     the seconds to encode one clip each way (what a cache miss costs)."""
-    import random
+    from itertools import islice
 
-    from ..model.omni import collate
+    from ..train.loop import task_batches
     from ..train.module import build_module
 
     out = {}
@@ -109,12 +92,7 @@ def step_cost(recipe: str = "tiny-grounding", n_clips: int = 32, steps: int = 20
         t0 = time.perf_counter()
         feats = [model.encoders.clip_features(c) for c in clips]
         encode_s = (time.perf_counter() - t0) / n_clips
-        rng = random.Random(0)
-        batches = []
-        for _ in range(steps):
-            picks = [rng.randrange(n_clips) for _ in range(batch_size)]
-            tasks = [make_task(clips[i], "v2t", seed=j, fmt=model.answer_format) for j, i in enumerate(picks)]
-            batches.append(collate([feats[i] for i in picks], [t.question for t in tasks], [t.answer for t in tasks]))
+        batches = list(islice(task_batches(model, list(zip(clips, feats)), ("v2t",), batch_size, seed=0), steps))
         model.train()
         model(batches[0]).loss.backward()  # warm-up
         t0 = time.perf_counter()
@@ -141,12 +119,6 @@ def chance(recipe: str, world: str, train_world: str = "4-12s", overrides=()) ->
     return headline(score_predictions(preds, [c.duration for c in test_clips], train_tasks, fmt))["chance"]
 
 
-def mean_std(values: list[float]) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.3f}"
-    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
-
-
 def run(recipe: str = "tiny-grounding", variants=("token", "text", "none"), seeds: int = 3,
         train_world: str = "4-12s", long_world: str = "12-24s", slices_per_clip: int = 16,
         overrides=(), limit_per_kind: int | None = None, n_train: int | None = None, on_eval=None,
@@ -169,13 +141,11 @@ def run(recipe: str = "tiny-grounding", variants=("token", "text", "none"), seed
         cache = f"{tmp}/features"  # the plan and encoders are the same for every variant: encode once
         for seed in range(first_seed, first_seed + seeds):  # seed-major: a run stopped early still has every variant of the seeds it did
             for variant in variants:
-                cfg = recipe_for(recipe, variant, seed, train_world, slices_per_clip, f"{tmp}/{variant}-{seed}",
-                                 cache, overrides)
-                t0 = time.perf_counter()
-                r = train(cfg, resume=False, quiet=True)
-                seconds = time.perf_counter() - t0
-                for world, ev in ((train_world, evaluate_module(r.module, r.data, limit_per_kind=limit_per_kind)),
-                                  (long_world, evaluate_on(r.module, r.data, long_world, limit_per_kind))):
+                seconds, r, ev = train_and_evaluate(
+                    recipe, [*overrides, *variant_overrides(variant, seed, train_world, slices_per_clip, cache)],
+                    limit_per_kind)
+                longer = evaluate_module(r.module, r.data, limit_per_kind=limit_per_kind, world=long_world)
+                for world, ev in ((train_world, ev), (long_world, longer)):
                     h = headline(ev)
                     if on_eval is not None:
                         on_eval(variant, seed, world, ev, r.module.model.answer_format)

@@ -101,15 +101,7 @@ class OmniConfig:
             (self.time_format in ("token", "text", "none"), "time_format", "use 'token', 'text' or 'none'"),
             (side * side == self.vision_tokens and side >= 1, "vision_tokens", "must be a square (1, 4, 9, …)"),
             (self.audio_tokens >= 1, "audio_tokens", "must be >= 1"),
-            (0 < self.slice_s <= 60 and 1 <= self.frames_per_slice <= 64, "slice_s/frames_per_slice",
-             f"need 0 < slice_s <= 60 s and 1 to 64 frames (got {self.slice_s!r}, {self.frames_per_slice!r})"),
             (1 <= self.max_time_tokens <= 100_000, "max_time_tokens", "need 1 to 100000"),
-            (self.slices_per_clip is None or 1 <= self.slices_per_clip <= 100_000, "slices_per_clip",
-             f"need a whole number >= 1, or null for fixed {self.slice_s!r} s slices (got {self.slices_per_clip!r})"),
-            (self.max_slices is None or 1 <= self.max_slices <= 100_000, "max_slices",
-             f"need a whole number >= 1, or null for no cap (got {self.max_slices!r})"),
-            (self.slices_per_clip is None or self.max_slices is None, "slices_per_clip/max_slices",
-             "set one: exactly N slices per clip, or at most N"),
             (0 < self.time_quantum <= 60, "time_quantum", f"need 0 < time_quantum <= 60 s (got {self.time_quantum!r})"),
             (16 <= self.image_size <= 4096 and 8000 <= self.sample_rate <= 192_000 and 1 <= self.n_mels <= 512
              and 1 <= self.hop_ms <= 100, "image_size/sample_rate/n_mels/hop_ms", "out of range"),
@@ -120,6 +112,12 @@ class OmniConfig:
             (self.fusion in ("none", "early"), "fusion", "use 'none' or 'early'"),
         ]
         check_fields("OmniConfig", checks, OmniConfigError)
+        from ..world.slices import SlicePlanError
+
+        try:  # the slice fields are checked once, by the plan they make
+            self.plan
+        except SlicePlanError as e:
+            raise OmniConfigError(f"OmniConfig: {e}") from None
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import lightning as L
@@ -146,14 +146,22 @@ def train(cfg: TrainConfig, resume: bool = True, quiet: bool = False) -> Run:
 
 
 def evaluate_module(module: OmniModule, data: OmniDataModule | None = None, split: str = "test",
-                    limit_per_kind: int | None = None):
-    """The evaluation table of a trained module on one split (chance rows from the training answers)."""
+                    limit_per_kind: int | None = None, world: str | None = None):
+    """The evaluation table of a trained module on one split (chance rows from the training answers).
+
+    ``world`` (e.g. ``"12-24s"``): the split's clips come from that world instead of the recipe's — clips
+    of lengths no training clip had — while chance still comes from this run's own training answers."""
     from ..eval.harness import evaluate
 
     fmt = module.model.answer_format
     data = data or OmniDataModule(module.cfg, module.model.encoders, fmt)
-    for needed in ("train", split):
-        if needed not in data.splits:
-            data.setup({"train": "fit", "val": "validate", "test": "test"}[needed])
+    stage = {"train": "fit", "val": "validate", "test": "test"}
+    if "train" not in data.splits:
+        data.setup("fit")
     train_tasks = [t for _, t in data.splits["train"].tasks]
+    if world is not None:
+        cfg = module.cfg
+        data = OmniDataModule(replace(cfg, data=replace(cfg.data, world=world)), module.model.encoders, fmt)
+    if split not in data.splits:
+        data.setup(stage[split])
     return evaluate(module.model, data.splits[split], train_tasks, fmt, limit_per_kind=limit_per_kind)

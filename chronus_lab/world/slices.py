@@ -63,7 +63,7 @@ class SlicePlan:
         for failed, name, why in bad:
             if failed:
                 got = {n: getattr(self, n) for n in name.split("/")}
-                raise SlicePlanError(f"slice plan: {name} {why} (got {got})")
+                raise SlicePlanError(f"slice plan: {name}: {why} (got {got})")
 
     @property
     def window_s(self) -> float:
