@@ -88,6 +88,8 @@ def _train(args) -> None:
     setup(seed=cfg.seed, threads=args.threads, quiet=True)
     t0 = time.perf_counter()
     run = train(cfg, resume=not args.fresh)
+    if not run.trainer.is_global_zero:  # under DDP every process runs this function: one report, from rank 0
+        return
     metrics = {k: round(float(v), 4) for k, v in run.trainer.callback_metrics.items() if k.endswith("loss")}
     print(f"trained in {time.perf_counter() - t0:.0f} s: {metrics}; run folder {run.folder}")
     if args.eval:

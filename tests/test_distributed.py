@@ -19,17 +19,18 @@ COMMON = ["data.n_train=8", "data.n_val=2", "data.n_test=2", "data.tasks_per_cli
           "val_every_epochs=100"]
 
 
-def _train(out: Path, *extra: str) -> Path:
+def _train(out: Path, *extra: str) -> tuple[Path, str]:
     cli = Path(sys.executable).with_name("chronus-lab")
     proc = subprocess.run([str(cli), "train", "--config", "tiny-sft", "--set", *COMMON, *extra, f"out={out}"],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    return out / "export"
+    return out / "export", proc.stdout
 
 
 def test_two_ddp_processes_end_with_the_weights_of_one_process_on_the_same_global_batch(tmp_path):
-    one = _train(tmp_path / "one", "data.batch_size=8", "devices=1")
-    two = _train(tmp_path / "two", "data.batch_size=4", "devices=2", "strategy=ddp")
+    one, _ = _train(tmp_path / "one", "data.batch_size=8", "devices=1")
+    two, printed = _train(tmp_path / "two", "data.batch_size=4", "devices=2", "strategy=ddp")
+    assert printed.count("trained in") == 1, printed  # rank 1 runs the same command: only rank 0 reports
     for name in ("projectors.safetensors", "adapter/adapter_model.safetensors"):
         a, b = load_file(one / name), load_file(two / name)
         assert a.keys() == b.keys() and len(a) > 0

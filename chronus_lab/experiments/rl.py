@@ -77,7 +77,8 @@ def run(ckpt: str | None = None, steps: int | None = None, seeds: int = 3, limit
                 kls.append(_final_kl(rl.history))
                 if seed == 0:
                     policies[name] = rl.module.model
-                    applies = {r: _applies(rl.history, r) for r in rl.cfg.rewards}
+                    for r in rl.cfg.rewards:  # over every variant: an ablation's zero weight must not hide a reward
+                        applies[r] = "yes" if "yes" in (applies.get(r), _applies(rl.history, r)) else "never"
             log(f"{name} seed {seed}: {per_seed[-1]}, KL {kls[-1]:.4f}, {seconds[-1]:.0f} s")
         rows.append({"model": f"{name} ({seeds} seeds)", "RL s": f"{statistics.mean(seconds):.0f}",
                      "final KL": mean_std(kls), **{k: mean_std([m[k] for m in per_seed]) for k in per_seed[0]}})
