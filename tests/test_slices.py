@@ -176,3 +176,61 @@ def test_the_planner_reads_the_plan():
     assert cfg.model_overrides["max_slices"] == 64
     group = (per_slice["20-60s"] - per_slice["tiny"]) / (64 - 16)  # positions of one [time, visual, audio] group
     assert group == int(group) and fixed - per_slice["20-60s"] == (120 - 64) * group
+
+
+# --- Meerkat's one image: one slice read at its middle, the whole clip's audio -------------------
+def test_a_slice_read_at_its_middle_shows_and_writes_the_middle_frame():
+    """Worked by hand on an 8 s clip (32 frames at 4 fps, 128,000 samples at 16 kHz)."""
+    c = clip_of(8.0, seed=1)
+    meerkat = SlicePlan(slices_per_clip=1, read_at="middle", audio_window_s=8.0)
+    (one,) = slices(c, meerkat)
+    assert (one.start, one.end, one.time, one.frames, one.samples) == (0.0, 8.0, 4.0, (16,), (0, 128000))
+    assert one.seen == c.visible_at(4.0) and one.heard == c.heard_at(4.0)  # the ground truth at that frame
+    assert slice_times(c, meerkat) == [4.0]  # the time written before the group
+    quarters = SlicePlan(slices_per_clip=4, read_at="middle")  # edges 0, 8, 16, 24, 32 → frames 4, 12, 20, 28
+    assert [p.frames for p in slices(c, quarters)] == [(4,), (12,), (20,), (28,)]
+    assert slice_times(c, quarters) == [1.0, 3.0, 5.0, 7.0]
+    assert [p.samples for p in slices(c, quarters)][1] == (32000, 40000)  # audio still read from the slice's start
+    with pytest.raises(ConfigError, match="read_at"):
+        OmniConfig.tiny(read_at="end")
+
+
+def test_questions_about_one_moment_ask_only_at_instants_the_model_sees():
+    """With a plan, t2v / t2a / ARIG / IGATL / AVFC ask at a slice's time and their answers hold there; with
+    the default plan the tasks are the ones made without a plan (the 0.5 s grid is the same instants)."""
+    from chronus_lab.world import make_task
+    from chronus_lab.world.tasks import AT_A_MOMENT
+
+    fmt = TokenTime()
+    uniform = SlicePlan(slices_per_clip=16)
+    asked = 0
+    for i in range(40):
+        c = make_clip(WorldConfig.named("4-12s"), 2, i)
+        seen = slice_times(c, uniform)
+        for kind in AT_A_MOMENT:
+            assert make_task(c, kind, seed=i, fmt=fmt, plan=SlicePlan()) == make_task(c, kind, seed=i, fmt=fmt)
+            t = make_task(c, kind, seed=i, fmt=fmt, plan=uniform)
+            if t is None or "time" not in t.target and "frame" not in t.target:
+                continue
+            when = t.target.get("time", t.target.get("frame", 0) / c.fps)
+            assert any(abs(when - s) < 1e-9 for s in seen), (kind, when, seen)
+            if kind == "t2v":
+                assert t.target["labels"] == c.visible_at(when)
+            asked += 1
+    assert asked > 100
+    one_image = SlicePlan(slices_per_clip=1, read_at="middle", audio_window_s=8.0)
+    boxes = [make_task(make_clip(WorldConfig.named("tiny"), 0, i), "arig", plan=one_image) for i in range(60)]
+    assert all(t is None or t.target["time"] == 4.0 for t in boxes) and sum(t is not None for t in boxes) >= 15
+
+
+def test_the_meerkat_recipes_read_one_image_and_the_whole_clip_s_audio():
+    from chronus_lab.train.config import TrainConfig
+    from chronus_lab.train.module import omni_config
+    from chronus_lab.train.plan import sequence_length
+
+    for recipe in ("meerkat-stage1", "meerkat-sft"):
+        plan = omni_config(TrainConfig.load(recipe)).plan
+        assert (plan.n_slices(8.0, 4), plan.read_at, plan.window(0.0, 8.0, 48_000)) == (1, "middle", (0, 384_000))
+    video = sequence_length(TrainConfig.load("meerkat-sft", ["model_overrides={}"]))  # 16 slices of 0.5 s
+    one = sequence_length(TrainConfig.load("meerkat-sft"))
+    assert (video - one) % 15 == 0 and one < video / 4  # 15 [time, visual, audio] groups fewer, the text the same

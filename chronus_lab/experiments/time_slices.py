@@ -28,10 +28,10 @@ from .sft import train_and_evaluate
 EXPLICIT, IMPLICIT = "explicit (v2t+a2t)", "implicit (a2v+v2a)"
 
 
-def variant_overrides(variant: str, seed: int, world: str, slices_per_clip: int, cache: str) -> list[str]:
+def variant_overrides(variant: str, seed: int, world: str, slices_per_clip: int, cache: str | None = None) -> list[str]:
     """The headline recipe with uniform slices on ``world``, one time representation, one seed."""
     return [f"data.world={world}", f"model_overrides.slices_per_clip={slices_per_clip}",
-            f"model_overrides.time_format={variant}", f"seed={seed}", f"data.cache={cache}"]
+            f"model_overrides.time_format={variant}", f"seed={seed}", *([f"data.cache={cache}"] if cache else [])]
 
 
 def headline(ev) -> dict:
@@ -102,20 +102,21 @@ def step_cost(recipe: str = "tiny-grounding", n_clips: int = 32, steps: int = 20
     return out
 
 
-def chance(recipe: str, world: str, train_world: str = "4-12s", overrides=()) -> dict:
+def chance(recipe: str, world: str, train_world: str = "4-12s", overrides=(), slices_per_clip: int = 16) -> dict:
     """The chance headline of the recipe's test questions on ``world``, from its training answers on
     ``train_world`` — no model, no features (what every run's chance rows are: they depend on the
     questions alone, not on the seed or the time input)."""
     from ..eval.harness import Prediction, score_predictions
     from ..train.data import eval_tasks, training_tasks
+    from ..train.module import omni_config
     from ..world.time_format import TextTime
 
-    cfg = TrainConfig.load(recipe, [*overrides, f"data.world={train_world}"])
-    d, fmt = cfg.data, TextTime()
+    cfg = TrainConfig.load(recipe, [*overrides, *variant_overrides("text", 0, train_world, slices_per_clip)])
+    d, fmt, plan = cfg.data, TextTime(), omni_config(cfg).plan
     train_clips = [make_clip(WorldConfig.named(train_world), d.seeds[0], i) for i in range(d.n_train)]
     test_clips = [make_clip(WorldConfig.named(world), d.seeds[2], i) for i in range(d.n_test)]
-    train_tasks = [t for _, t in training_tasks(train_clips, d, d.seeds[0], fmt)]
-    preds = [Prediction(t, "", ci) for ci, t in eval_tasks(test_clips, d.eval_kinds, fmt)]
+    train_tasks = [t for _, t in training_tasks(train_clips, d, d.seeds[0], fmt, plan)]
+    preds = [Prediction(t, "", ci) for ci, t in eval_tasks(test_clips, d.eval_kinds, fmt, plan)]
     return headline(score_predictions(preds, [c.duration for c in test_clips], train_tasks, fmt))["chance"]
 
 

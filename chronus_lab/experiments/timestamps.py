@@ -41,7 +41,7 @@ def evaluate(model: OmniModel, items: list, prefix_words: int, seed: int = 99) -
     fmt = model.answer_format
     spans, truths, right, n_t2v = [], [], 0, 0
     for kind in KINDS:
-        tasks = [(f, make_task(c, kind, seed=seed, fmt=fmt)) for c, f in items]
+        tasks = [(f, make_task(c, kind, seed=seed, fmt=fmt, plan=model.cfg.plan)) for c, f in items]
         for i in range(0, len(tasks), 32):
             chunk = tasks[i:i + 32]
             batch = collate([f for f, _ in chunk], [t.question for _, t in chunk])

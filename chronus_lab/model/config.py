@@ -64,6 +64,11 @@ class OmniConfig:
     """At most N slices: fixed while they fit, else N uniform (the released ChronusOmni code: 64 frames)."""
     frames_per_slice: int = 1
     """Frames encoded per slice (the first ones of the slice), averaged after encoding."""
+    read_at: str = "start"
+    """Where a slice is read and which time is written for it: ``"start"``, or ``"middle"`` (Meerkat's one image:
+    ``slices_per_clip: 1, read_at: middle, audio_window_s: <clip seconds>``)."""
+    audio_window_s: float | None = None
+    """Seconds of audio each slice is encoded from (None: ``slice_s``); Meerkat's one slice: the whole clip."""
     time_quantum: float = 0.5
     """Seconds per time step of the time vocabulary (``<t_k>`` = k × quantum) and of the tasks' time grid."""
     time_format: str = "token"
@@ -128,7 +133,8 @@ class OmniConfig:
         from ..world.slices import SlicePlan
 
         return SlicePlan(slice_s=self.slice_s, slices_per_clip=self.slices_per_clip, max_slices=self.max_slices,
-                         frames_per_slice=self.frames_per_slice)
+                         frames_per_slice=self.frames_per_slice, read_at=self.read_at,
+                         audio_window_s=self.audio_window_s)
 
     def check_durations(self, longest: float, where: str = "the world") -> None:
         """One clear error when a clip of ``longest`` seconds cannot be written in the time vocabulary."""

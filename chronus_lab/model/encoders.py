@@ -150,14 +150,14 @@ class Encoders(nn.Module):
         return h.mean(2).transpose(1, 2)  # average the frequency axis → (S, T', D)
 
     def clip_features(self, clip) -> dict[str, torch.Tensor]:
-        """A clip → ``vision (S, P, Dv)``, ``audio (S, A, Da)`` and ``times (S,)`` (each slice's start in
+        """A clip → ``vision (S, P, Dv)``, ``audio (S, A, Da)`` and ``times (S,)`` (the instant each slice is read at, in
         seconds), one row per slice of the config's plan."""
         parts = slices(clip, self.cfg.plan)
         v = self.encode_frames(clip.frames[[i for p in parts for i in p.frames]])  # (Σ frames, P, Dv)
         # a slice's frames averaged; a uniform plan's narrow slices may hold fewer than frames_per_slice
         v = torch.stack([chunk.mean(0) for chunk in v.split([len(p.frames) for p in parts])])  # (S, P, Dv)
         a = self.encode_audio(audio_windows(clip.audio, [p.samples for p in parts]), clip.sample_rate)
-        times = torch.tensor([p.start for p in parts], dtype=torch.float64)
+        times = torch.tensor([p.time for p in parts], dtype=torch.float64)
         return {"vision": v.float().cpu().contiguous(), "audio": a.float().cpu().contiguous(), "times": times}
 
     def fingerprint(self) -> str:

@@ -46,8 +46,9 @@ def interleave(tokenizer, fmt: TimeFormat | None, times, n_vision: int, n_audio:
                prefix: str | None = None) -> Layout:
     """Lay out ``<s> [time_k, v_k…, a_k…] for each slice k, question, answer </s>``.
 
-    ``times`` are the slices' start times in seconds (``slice_times`` / the features' ``times``): the
-    time written before group k is ``fmt.time(times[k])`` — a real time, whatever the slice plan.
+    ``times`` are the slices' times in seconds (``slice_times`` / the features' ``times``: each slice's start,
+    or its middle for Meerkat's one image): the time written before group k is ``fmt.time(times[k])`` —
+    a real time, whatever the slice plan.
     ``fmt`` None drops the time representation (the ablation of notebook 04): only the order of the
     groups is left. With
     ``question_first`` the question precedes the clip. The answer (and ``</s>``) is the only part

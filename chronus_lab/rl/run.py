@@ -106,7 +106,7 @@ class Prompter:
         while len(picks) < self.cfg.prompts_per_step:
             ci = rng.randrange(len(self.clips))
             task = make_task(self.clips[ci], rng.choice(self.cfg.kinds), seed=rng.randrange(10**6),
-                             fmt=self.model.answer_format)
+                             fmt=self.model.answer_format, plan=self.model.cfg.plan)
             if task is not None:
                 picks.append((ci, task))
         batch = collate([self.features[ci] for ci, _ in picks], [t.question for _, t in picks])

@@ -100,8 +100,9 @@ class EpochSampler(Sampler):
         return iter(order[self.rank::self.world])
 
 
-def training_tasks(clips: list, spec, seed: int, fmt: TimeFormat) -> list[tuple[int, Task]]:
-    """``tasks_per_clip`` draws per clip, kinds by the mixture weights; deterministic in ``seed``."""
+def training_tasks(clips: list, spec, seed: int, fmt: TimeFormat, plan=None) -> list[tuple[int, Task]]:
+    """``tasks_per_clip`` draws per clip, kinds by the mixture weights; deterministic in ``seed``.
+    ``plan``: the model's slice plan — questions about one moment ask at the instants it sees."""
     kinds = [k for k in KINDS if spec.mixture.get(k, 0) > 0]
     p = np.array([spec.mixture[k] for k in kinds], dtype=float)
     out = []
@@ -109,15 +110,16 @@ def training_tasks(clips: list, spec, seed: int, fmt: TimeFormat) -> list[tuple[
         rng = np.random.default_rng([seed, ci])
         for j in range(spec.tasks_per_clip):
             kind = kinds[int(rng.choice(len(kinds), p=p / p.sum()))]
-            task = make_task(clip, kind, seed=seed + j, fmt=fmt)
+            task = make_task(clip, kind, seed=seed + j, fmt=fmt, plan=plan)
             if task is not None:
                 out.append((ci, task))
     return out
 
 
-def eval_tasks(clips: list, kinds, fmt: TimeFormat) -> list[tuple[int, Task]]:
+def eval_tasks(clips: list, kinds, fmt: TimeFormat, plan=None) -> list[tuple[int, Task]]:
     return [(ci, t) for ci, clip in enumerate(clips) for k in kinds
-            if (t := make_task(clip, k, seed=0, fmt=fmt)) is not None]
+            if (t := make_task(clip, k, seed=0, fmt=fmt, plan=plan)) is not None]
+
 
 
 class OmniDataModule(L.LightningDataModule):
@@ -159,8 +161,8 @@ class OmniDataModule(L.LightningDataModule):
             if split in self.splits:
                 continue
             seed, clips, feats = self.encode_split(split)
-            tasks = (training_tasks(clips, self.cfg.data, seed, self.fmt) if split == "train"
-                     else eval_tasks(clips, self.cfg.data.eval_kinds, self.fmt))
+            tasks = (training_tasks(clips, self.cfg.data, seed, self.fmt, plan) if split == "train"
+                     else eval_tasks(clips, self.cfg.data.eval_kinds, self.fmt, plan))
             self.splits[split] = TaskDataset(clips, feats, tasks, plan)
 
     def train_dataloader(self) -> DataLoader:

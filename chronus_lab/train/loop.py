@@ -68,8 +68,8 @@ def task_batches(model: OmniModel, items: list, kinds: tuple, batch_size: int, s
     step = 0
     while True:
         picks = [items[rng.randrange(len(items))] for _ in range(batch_size)]
-        tasks = [make_task(c, rng.choice(kinds), seed=seed + step, fmt=model.answer_format)
-                 for c, _ in picks]
+        tasks = [make_task(c, rng.choice(kinds), seed=seed + step, fmt=model.answer_format,
+                           plan=model.cfg.plan) for c, _ in picks]
         pairs = [(f, t) for (_, f), t in zip(picks, tasks) if t is not None]
         batch = collate([f for f, _ in pairs], [t.question for _, t in pairs], [t.answer for _, t in pairs])
         batch["prefixes"] = [filler(rng.randint(0, prefix_words)) for _ in pairs] if prefix_words else None

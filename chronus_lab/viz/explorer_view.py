@@ -190,7 +190,7 @@ class ClipView:
     def _tokens(self) -> list[Token]:
         """The clip part of the model's input, position by position (the question is not shown)."""
         model = self.view.model
-        lay = model.layouts({"times": [[s.start for s in self.slices]], "questions": [""]})[0]
+        lay = model.layouts({"times": [[s.time for s in self.slices]], "questions": [""]})[0]
         out = []
         for tid, mod, k in zip(lay.ids, lay.modality, lay.slice_idx):
             if k < 0:
@@ -266,7 +266,7 @@ class ClipView:
     # --- asking ------------------------------------------------------------------------------------
     def task(self, kind: str, seed: int = 0):
         """The question of ``kind`` this clip poses (one clear error when it cannot pose one)."""
-        task = make_task(self.clip, kind, seed, self.view.model.answer_format)
+        task = make_task(self.clip, kind, seed, self.view.model.answer_format, self.view.model.cfg.plan)
         if task is None:
             raise DataError(f"clip {self.clip.clip_id} cannot pose a {kind} question (e.g. no object "
                             "and sound overlap in it): pick another clip or another kind")

@@ -19,6 +19,11 @@ What a slice *shows and sounds like* is read from its start: its first ``frames_
 frames, one audio window of ``audio_window_s`` seconds from its start (moved back to end inside
 the clip for a last slice narrower than the window), and the ground truth at its first frame. On
 the default plan (0.5 s slices, 0.5 s windows) every event boundary falls on a slice edge.
+
+**Meerkat's one image** (``SlicePlan(slices_per_clip=1, read_at="middle", audio_window_s=D)``, the
+Meerkat recipes): one slice per clip, read at its middle frame — the ground truth is read there, that
+instant is the time written before the group and the instant the Meerkat tasks ask about — with one
+audio window of ``D`` seconds, the whole clip. Meerkat sees one image and the clip's audio, not a video.
 """
 from __future__ import annotations
 
@@ -47,6 +52,9 @@ class SlicePlan:
     """Frames read per slice (its first ones), averaged after encoding."""
     audio_window_s: float | None = None
     """Seconds of audio each slice's encoding reads from its start; None = ``slice_s``."""
+    read_at: str = "start"
+    """Where a slice's frames and ground truth are read, and the time written for it: ``"start"`` (video
+    LLMs' frame sampling) or ``"middle"`` (Meerkat's one image of a clip: its middle frame)."""
 
     def __post_init__(self) -> None:
         bad = [(not (isinstance(self.slice_s, (int, float)) and 0 < self.slice_s <= 60), "slice_s", "need 0 < slice_s <= 60 s"),
@@ -59,7 +67,8 @@ class SlicePlan:
                (not (isinstance(self.frames_per_slice, int) and 1 <= self.frames_per_slice <= 64), "frames_per_slice",
                 "need 1 to 64 frames"),
                (not (self.audio_window_s is None or (isinstance(self.audio_window_s, (int, float)) and 0 < self.audio_window_s <= 60)),
-                "audio_window_s", "need 0 < audio_window_s <= 60 s (or null for slice_s)")]
+                "audio_window_s", "need 0 < audio_window_s <= 60 s (or null for slice_s)"),
+               (self.read_at not in ("start", "middle"), "read_at", "use 'start' or 'middle'")]
         for failed, name, why in bad:
             if failed:
                 got = {n: getattr(self, n) for n in name.split("/")}
@@ -90,6 +99,13 @@ class SlicePlan:
         edges = [min(int(math.floor(k * self.slice_s * fps + 0.5)), n_frames) for k in range(n)]
         return edges + [n_frames]
 
+    def read_frames(self, duration: float, fps: int) -> list[int]:
+        """The frame each slice is read at: its first, or its middle one (``read_at``)."""
+        edges = self.frame_edges(duration, fps)
+        if self.read_at == "start":
+            return edges[:-1]
+        return [a + (b - a) // 2 for a, b in zip(edges[:-1], edges[1:])]
+
     def times(self, duration: float, fps: int) -> list[float]:
         """``S + 1`` slice edges in seconds: slice k covers ``[times[k], times[k+1])``."""
         return [f / fps for f in self.frame_edges(duration, fps)]
@@ -115,11 +131,13 @@ def as_plan(plan: "SlicePlan | float") -> SlicePlan:
 
 @dataclass(frozen=True)
 class Slice:
-    """Slice ``index`` of a clip: where it lies in the arrays, and the ground truth at its start."""
+    """Slice ``index`` of a clip: where it lies in the arrays, and the ground truth at the instant it is read."""
 
     index: int
     start: float
     end: float
+    time: float
+    """The instant the slice is read at: its start (or middle, ``read_at``) — the time written before its group."""
     frames: tuple[int, ...]
     """Indices of the frames read for the slice: its first ``frames_per_slice`` (``frames[0]`` speaks for it)."""
     samples: tuple[int, int]
@@ -170,8 +188,9 @@ def n_slices(duration: float, plan: "SlicePlan | float" = 0.5, fps: int = 4) -> 
 
 
 def slice_times(clip: Clip, plan: "SlicePlan | float" = 0.5) -> list[float]:
-    """The start of each slice of ``clip`` in seconds: what the time before each group says."""
-    return as_plan(plan).times(clip.duration, clip.fps)[:-1]
+    """The instant each slice of ``clip`` is read at, in seconds (its start unless the plan reads slices
+    at their middle): what the time before each group says."""
+    return [f / clip.fps for f in as_plan(plan).read_frames(clip.duration, clip.fps)]
 
 
 def slices(clip: Clip, plan: "SlicePlan | float" = 0.5, frames_per_slice: int | None = None) -> list[Slice]:
@@ -183,12 +202,13 @@ def slices(clip: Clip, plan: "SlicePlan | float" = 0.5, frames_per_slice: int | 
     per = plan.frames_per_slice if frames_per_slice is None else frames_per_slice
     edges = plan.frame_edges(clip.duration, clip.fps)
     out = []
-    for k, (first, stop) in enumerate(zip(edges[:-1], edges[1:])):
-        t = first / clip.fps  # the slice's start, and the instant its ground truth is read at
+    for k, (first, stop, read) in enumerate(zip(edges[:-1], edges[1:], plan.read_frames(clip.duration, clip.fps))):
+        t = read / clip.fps  # the instant its frames and ground truth are read at (its start by default)
         objects = tuple(e for e in clip.objects if e.start <= t < e.end)
         out.append(Slice(
-            index=k, start=t, end=stop / clip.fps, frames=tuple(range(first, min(first + per, stop))),
-            samples=plan.window(t, clip.duration, clip.sample_rate), objects=objects,
+            index=k, start=first / clip.fps, end=stop / clip.fps, time=t,
+            frames=tuple(range(read, min(read + per, stop))),
+            samples=plan.window(first / clip.fps, clip.duration, clip.sample_rate), objects=objects,
             sounds=tuple(e for e in clip.sounds if e.start <= t < e.end),
-            boxes=tuple(tuple(e.box_at(first, clip.fps)) for e in objects)))
+            boxes=tuple(tuple(e.box_at(read, clip.fps)) for e in objects)))
     return out

@@ -23,6 +23,7 @@ import numpy as np
 from .time_format import TextTime, TimeFormat
 from ..errors import ConfigError
 from .clip import Clip, Event, overlaps
+from .slices import slice_times
 
 CHRONUS_KINDS = ("t2v", "t2a", "v2t", "a2t", "a2v", "v2a", "xspan", "order")
 MEERKAT_KINDS = ("arig", "igatl", "avfc", "avqa", "avcap")
@@ -56,19 +57,26 @@ def join_labels(labels: list[str]) -> str:
     return " and ".join(labels) if labels else NOTHING
 
 
+def _instants(ev: Event, fmt: TimeFormat, at) -> list[float]:
+    """The moments inside ``ev`` a question may ask about: the instants the model sees (``at``, its slices'
+    times: between them it has no frame) when given, else the time grid (``fmt.quantum``)."""
+    if at is None:
+        return [float(t) for t in np.arange(ev.start, ev.end - 1e-9, fmt.quantum)]
+    return [t for t in at if ev.start <= t < ev.end]
+
+
 def _name(ev: Event, modality: str) -> str:
     return f"the {ev.object}" if modality == "v" else f"the {ev.sound} sound"
 
 
 # --- ChronusAV-style ---------------------------------------------------------------------------
-def _t2x(clip: Clip, rng, fmt: TimeFormat, modality: str) -> Task | None:
-    pool = clip.objects if modality == "v" else clip.sounds
+def _t2x(clip: Clip, rng, fmt: TimeFormat, at, modality: str) -> Task | None:
+    pool = [e for e in (clip.objects if modality == "v" else clip.sounds) if _instants(e, fmt, at)]
     if not pool:
         return None
     ev = pool[int(rng.integers(len(pool)))]
-    grid = fmt.quantum
-    ticks = np.arange(ev.start, ev.end - 1e-9, grid)  # slice starts inside the event
-    t = float(ticks[int(rng.integers(len(ticks)))])
+    ticks = _instants(ev, fmt, at)
+    t = ticks[int(rng.integers(len(ticks)))]
     labels = clip.visible_at(t) if modality == "v" else clip.heard_at(t)
     verb = "is on screen" if modality == "v" else "is heard"
     return Task(clip.clip_id, f"t2{modality}", f"What {verb} at {fmt.time(t)}?", join_labels(labels),
@@ -124,26 +132,35 @@ def _order(clip: Clip, rng, fmt: TimeFormat) -> Task | None:
 
 
 # --- MeerkatBench-style ------------------------------------------------------------------------
-def _random_frame(ev: Event, clip: Clip, rng, fmt: TimeFormat) -> tuple[float, int]:
-    """A slice start inside the event, and the frame shown then (times stay writable in fmt)."""
-    ticks = np.arange(ev.start, ev.end - 1e-9, fmt.quantum)
-    t = float(ticks[int(rng.integers(len(ticks)))])
+def _seen_sources(clip: Clip, fmt: TimeFormat, at) -> list[Event]:
+    """The sounding objects a question about one frame may ask after: on screen at an instant the model sees."""
+    return [e for e in clip.events if e.kind == "av" and _instants(e, fmt, at)]
+
+
+def _random_frame(ev: Event, clip: Clip, rng, fmt: TimeFormat, at) -> tuple[float, int]:
+    """A moment inside the event that the model sees, and the frame shown then."""
+    ticks = _instants(ev, fmt, at)
+    t = ticks[int(rng.integers(len(ticks)))]
     return t, int(round(t * clip.fps))
 
 
-def _arig(clip: Clip, rng, fmt: TimeFormat) -> Task | None:
-    avs = [e for e in clip.events if e.kind == "av"]
+def _arig(clip: Clip, rng, fmt: TimeFormat, at) -> Task | None:
+    avs = _seen_sources(clip, fmt, at)
+    if not avs:
+        return None
     ev = avs[int(rng.integers(len(avs)))]
-    t, f = _random_frame(ev, clip, rng, fmt)
+    t, f = _random_frame(ev, clip, rng, fmt, at)
     box = ev.box_at(f, clip.fps)
     return Task(clip.clip_id, "arig", f"At {fmt.time(t)}, where is the source of the {ev.sound} sound?",
                 format_box(box), {"time": t, "frame": f, "box": box, "event": ev.id})
 
 
-def _igatl(clip: Clip, rng, fmt: TimeFormat) -> Task | None:
-    avs = [e for e in clip.events if e.kind == "av"]
+def _igatl(clip: Clip, rng, fmt: TimeFormat, at) -> Task | None:
+    avs = _seen_sources(clip, fmt, at)
+    if not avs:
+        return None
     ev = avs[int(rng.integers(len(avs)))]
-    t, f = _random_frame(ev, clip, rng, fmt)
+    t, f = _random_frame(ev, clip, rng, fmt, at)
     box = ev.box_at(f, clip.fps)
     return Task(clip.clip_id, "igatl",
                 f"In the frame at {fmt.time(t)}, when is the object at {format_box(box)} heard?",
@@ -177,13 +194,15 @@ def _moved_box(box, rng, step: float = 1 / 16) -> list[float]:
     return cands[int(rng.integers(len(cands)))]
 
 
-def _avfc(clip: Clip, rng, fmt: TimeFormat) -> Task | None:
+def _avfc(clip: Clip, rng, fmt: TimeFormat, at) -> Task | None:
     """True/false over four types; half the claims are true, the false ones change one thing."""
-    avs = [e for e in clip.events if e.kind == "av"]
+    avs = _seen_sources(clip, fmt, at)
+    if not avs:
+        return None
     ev = avs[int(rng.integers(len(avs)))]
     kind = AVFC_TYPES[int(rng.integers(len(AVFC_TYPES)))]
     truth = bool(rng.random() < 0.5)
-    t, f = _random_frame(ev, clip, rng, fmt)
+    t, f = _random_frame(ev, clip, rng, fmt, at)
     box, span = ev.box_at(f, clip.fps), (ev.start, ev.end)
     wrong_box = _moved_box(box, rng)
     wrong_span = _moved_span(span, clip.duration, fmt.quantum, rng)
@@ -233,24 +252,33 @@ def _avcap(clip: Clip, rng, fmt: TimeFormat) -> Task | None:
 
 
 GENERATORS = {
-    "t2v": lambda c, r, f: _t2x(c, r, f, "v"), "t2a": lambda c, r, f: _t2x(c, r, f, "a"),
+    "t2v": lambda c, r, f, at: _t2x(c, r, f, at, "v"), "t2a": lambda c, r, f, at: _t2x(c, r, f, at, "a"),
     "v2t": lambda c, r, f: _x2t(c, r, f, "v"), "a2t": lambda c, r, f: _x2t(c, r, f, "a"),
     "a2v": _a2v, "v2a": _v2a, "xspan": _xspan, "order": _order,
     "arig": _arig, "igatl": _igatl, "avfc": _avfc, "avqa": _avqa, "avcap": _avcap,
 }
+AT_A_MOMENT = ("t2v", "t2a", "arig", "igatl", "avfc")
+"""Kinds whose question names one moment of the clip: they ask only at instants the model sees."""
 
 
-def make_task(clip: Clip, kind: str, seed: int = 0, fmt: TimeFormat | None = None) -> Task | None:
+def make_task(clip: Clip, kind: str, seed: int = 0, fmt: TimeFormat | None = None, plan=None) -> Task | None:
     """One task of ``kind`` about ``clip`` (None when the clip cannot pose it, e.g. no overlap).
 
-    Deterministic in ``(seed, clip_id, kind)``, independent of which other tasks are made.
+    ``plan``: the model's slice plan. A question about one moment (``AT_A_MOMENT``) then asks only at an
+    instant the model sees (``slice_times(clip, plan)``): with uniform slices it has no frame between
+    them, with Meerkat's one image only the middle one. None: any moment on the ``fmt.quantum`` grid
+    (the moments of the default 0.5 s slices). Deterministic in ``(seed, clip_id, kind)``, independent
+    of which other tasks are made.
     """
     if kind not in GENERATORS:
         raise ConfigError(f"unknown task kind {kind!r}; choose from {list(KINDS)}")
     rng = np.random.default_rng([seed, clip.clip_id, KINDS.index(kind)])
-    return GENERATORS[kind](clip, rng, fmt or TextTime())
+    fmt = fmt or TextTime()
+    if kind not in AT_A_MOMENT:
+        return GENERATORS[kind](clip, rng, fmt)
+    return GENERATORS[kind](clip, rng, fmt, None if plan is None else slice_times(clip, plan))
 
 
-def make_tasks(clip: Clip, kinds=KINDS, seed: int = 0, fmt: TimeFormat | None = None) -> list[Task]:
+def make_tasks(clip: Clip, kinds=KINDS, seed: int = 0, fmt: TimeFormat | None = None, plan=None) -> list[Task]:
     """One task per kind that the clip can pose."""
-    return [t for k in kinds if (t := make_task(clip, k, seed, fmt)) is not None]
+    return [t for k in kinds if (t := make_task(clip, k, seed, fmt, plan)) is not None]
