@@ -234,3 +234,19 @@ def test_the_meerkat_recipes_read_one_image_and_the_whole_clip_s_audio():
     video = sequence_length(TrainConfig.load("meerkat-sft", ["model_overrides={}"]))  # 16 slices of 0.5 s
     one = sequence_length(TrainConfig.load("meerkat-sft"))
     assert (video - one) % 15 == 0 and one < video / 4  # 15 [time, visual, audio] groups fewer, the text the same
+
+
+def test_meerkat_s_one_image_runs_through_the_full_encoders_without_weights():
+    """CLIP ViT-B/16 and CLAP HTS-AT at their full sizes, random weights (no download): the middle frame
+    becomes 196 patch tokens, the clip's 8 s of audio as many CLAP tokens as a 0.5 s window would (HTS-AT
+    fits any input up to ~10 s to its one spectrogram size)."""
+    from chronus_lab.model.encoders import Encoders
+    from chronus_lab.train.config import TrainConfig
+    from chronus_lab.train.module import omni_config
+
+    enc = Encoders(omni_config(TrainConfig.load("meerkat-sft")), load=False)
+    clip = make_clip(WorldConfig.named("tiny"), 0, 3)
+    f = enc.clip_features(clip)
+    assert f["vision"].shape == (1, 196, 768) and f["times"].tolist() == [4.0]
+    half_second = enc.encode_audio(torch.from_numpy(clip.audio[: clip.sample_rate // 2].copy())[None], clip.sample_rate)
+    assert f["audio"].shape == half_second.shape and torch.isfinite(f["audio"]).all()
