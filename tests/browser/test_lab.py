@@ -12,11 +12,30 @@ RUN_LIMIT_S = 300
 ERROR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']"
 
 
+def close_dialogs(page) -> None:
+    """A modal JupyterLab dialog can open while a fresh lab starts (seen once in CI: it blocked the Run
+    menu); take its default answer, as a student would press Enter, and say what it was."""
+    dialogs = page.locator(".jp-Dialog")
+    for _ in range(3):
+        if dialogs.count() == 0:
+            return
+        print("JupyterLab dialog:", dialogs.first.text_content()[:300])
+        accept = dialogs.first.locator(".jp-Dialog-button.jp-mod-accept")
+        if accept.count():
+            accept.first.click()
+        else:
+            page.keyboard.press("Escape")
+        time.sleep(1)
+
+
 def open_and_run_all(page, lab, name: str) -> None:
     page.goto(f"{lab['url']}/lab/tree/{name}?reset")
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    time.sleep(1)  # a dialog opened by the lab's start-up shows a moment after the notebook
+    close_dialogs(page)
     started = "[...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent))"
     for _ in range(3):  # a Run All clicked while a fresh kernel is still starting can be dropped: click again
+        close_dialogs(page)
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
         deadline = time.time() + 30
