@@ -67,3 +67,25 @@ def test_every_notebook_checks_what_it_builds():
             after = next((c for c in cells[i + 1:] if c["cell_type"] == "code"), None)
             text = "".join(after["source"]) if after else ""
             assert re.search(r"\bassert\b|compare\(|assert_close", text), f"{nb_path.name}: the Check at cell {i} asserts nothing"
+
+
+def test_notebook_stderr_check_flags_what_the_metadata_does_not_expect():
+    """notebooks/conftest.py fails a notebook whose run prints an unexpected warning (nbmake alone passes it)."""
+    import importlib.util
+
+    import nbformat
+
+    spec = importlib.util.spec_from_file_location("notebook_conftest", ROOT / "notebooks" / "conftest.py")
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+
+    nb = nbformat.v4.new_notebook()
+    warning = ("/x/run.py:12: UserWarning: Checkpoint directory /tmp/a exists and is not empty.\n"
+               "  warnings.warn(\n")
+    nb.cells = [nbformat.v4.new_code_cell("print(1)", outputs=[nbformat.v4.new_output("stream", name="stdout", text="1\n")]),
+                nbformat.v4.new_code_cell("fit()", outputs=[nbformat.v4.new_output("stream", name="stderr", text=warning)])]
+    assert check.unexpected_stderr(nb) == [(1, warning.splitlines()[0])]  # the quoted source line belongs to it
+    nb.metadata["chronus_lab"] = {"expected_stderr": ["Checkpoint directory .* exists and is not empty"]}
+    assert check.unexpected_stderr(nb) == []
+    nb.cells[1].outputs[0].text += "/y.py:3: FutureWarning: old\n"
+    assert check.unexpected_stderr(nb) == [(1, "/y.py:3: FutureWarning: old")]

@@ -59,6 +59,16 @@ def test_group_advantages_sum_to_zero_per_group():
     assert a[0] > 0 > a[1]
 
 
+def test_flat_groups_are_exactly_the_groups_whose_advantages_vanish():
+    g = torch.Generator().manual_seed(0)
+    r = torch.randint(0, 3, (40, 4), generator=g).float() / 2  # many groups of 4 share one reward by chance
+    flat_by_hand = sum(len(set(row.tolist())) == 1 for row in r) / len(r)
+    assert 0 < flat_by_hand < 1
+    assert grpo.flat_groups(r.view(-1), 4) == pytest.approx(flat_by_hand)
+    zero = grpo.group_advantages(r.view(-1), 4).view(40, 4).abs().amax(1) == 0
+    assert float(zero.float().mean()) == pytest.approx(flat_by_hand)
+
+
 def test_grpo_loss_types_weigh_tokens_differently():
     adv = torch.tensor([1.0, -1.0])
     mask = torch.tensor([[1, 0, 0, 0], [1, 1, 1, 1]], dtype=torch.float32)
@@ -236,5 +246,5 @@ def test_bench_rl_prints_sft_ppo_grpo_and_chance_rows(sft_ckpt, capsys):
     assert main(["bench", "rl", "--ckpt", str(sft_ckpt), "--steps", "1", "--seeds", "1", "--limit", "2",
                  "--set", "n_clips=4", "prompts_per_step=2", "group_size=2", "max_new_tokens=4"]) == 0
     text = capsys.readouterr().out
-    for row in ("SFT (start)", "SFT + PPO (1 seeds)", "SFT + GRPO (1 seeds)", "chance", "explicit mIoU"):
+    for row in ("SFT (start)", "SFT + PPO (1 seeds)", "SFT + GRPO (1 seeds)", "chance", "explicit mIoU", "flat groups"):
         assert row in text

@@ -140,6 +140,22 @@ def test_a_clip_shorter_than_one_audio_window_is_refused():
         slices(c, SlicePlan(slice_s=0.5, audio_window_s=2.0))
 
 
+def test_an_audio_window_longer_than_the_audio_encoder_reads_is_refused_at_load(tiny_model):
+    """The bound is the library's own: tiny CLAP's Swin input is 128 mel frames (1.28 s at 10 ms); the
+    encoder itself takes a window of exactly that and refuses one frame more."""
+    from chronus_lab.model.encoders import Encoders, audio_capacity_frames
+
+    enc = tiny_model.encoders
+    assert audio_capacity_frames(enc.audio.config) == 128
+    sr = 16_000
+    enc.encode_audio(torch.zeros(1, int(1.28 * sr)), sr)
+    with pytest.raises(ValueError, match="swin input size"):
+        enc.encode_audio(torch.zeros(1, int(1.29 * sr)), sr)
+    Encoders(OmniConfig.tiny(audio_window_s=1.28), load=False)
+    with pytest.raises(ConfigError, match=r"audio_window_s: 2 s .* \(128 frames = 1.28 s\)"):
+        Encoders(OmniConfig.tiny(audio_window_s=2.0), load=False)
+
+
 def test_a_time_past_the_vocabulary_is_refused():
     fmt = time_format("token", 0.5, max_tokens=64)
     assert fmt.time(31.5) == "<t_63>"

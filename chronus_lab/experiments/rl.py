@@ -44,6 +44,11 @@ def _final_kl(history: list[dict], last: int = 10) -> float:
     return sum(tail) / len(tail)
 
 
+def _flat_groups(history: list[dict]) -> float:
+    """Mean share of prompts whose G sampled answers all earned the same reward (no signal for GRPO)."""
+    return sum(h["flat groups"] for h in history) / len(history)
+
+
 def _applies(history: list[dict], name: str) -> str:
     """How often a reward had something to score: "never" when it was not applicable to any answer."""
     return "never" if all(math.isnan(h.get(f"reward/{name}", float("nan"))) for h in history) else "yes"
@@ -57,14 +62,14 @@ def run(ckpt: str | None = None, steps: int | None = None, seeds: int = 3, limit
 
         ckpt = str(shipped("grounding"))
     start = evaluate_module(load_checkpoint(ckpt), limit_per_kind=limit_per_kind)
-    rows = [{"model": "SFT (start)", "RL s": "-", "final KL": "-",
+    rows = [{"model": "SFT (start)", "RL s": "-", "final KL": "-", "flat groups": "-",
              **{k: f"{v:.3f}" for k, v in _metrics(start).items()}}]
     variants = {f"SFT + {a.upper()}": (a, []) for a in algos}
     if ablations:
         variants.update(ABLATIONS)
     policies, applies = {}, {}
     for name, (algo, extra) in variants.items():
-        per_seed, seconds, kls = [], [], []
+        per_seed, seconds, kls, flats = [], [], [], []
         for seed in range(seeds):
             with tempfile.TemporaryDirectory() as out:
                 over = [f"init_from={ckpt}", f"seed={seed}", f"out={out}", *overrides, *extra]
@@ -75,14 +80,17 @@ def run(ckpt: str | None = None, steps: int | None = None, seeds: int = 3, limit
                 seconds.append(time.perf_counter() - t0)
                 per_seed.append(_metrics(evaluate_module(rl.module, limit_per_kind=limit_per_kind)))
                 kls.append(_final_kl(rl.history))
+                flats.append(_flat_groups(rl.history))
                 if seed == 0:
                     policies[name] = rl.module.model
                     for r in rl.cfg.rewards:  # over every variant: an ablation's zero weight must not hide a reward
                         applies[r] = "yes" if "yes" in (applies.get(r), _applies(rl.history, r)) else "never"
-            log(f"{name} seed {seed}: {per_seed[-1]}, KL {kls[-1]:.4f}, {seconds[-1]:.0f} s")
+            log(f"{name} seed {seed}: {per_seed[-1]}, KL {kls[-1]:.4f}, flat groups {flats[-1]:.2f}, "
+                f"{seconds[-1]:.0f} s")
         rows.append({"model": f"{name} ({seeds} seeds)", "RL s": f"{statistics.mean(seconds):.0f}",
-                     "final KL": mean_std(kls), **{k: mean_std([m[k] for m in per_seed]) for k in per_seed[0]}})
-    rows.append({"model": "chance", "RL s": "-", "final KL": "-",
+                     "final KL": mean_std(kls), "flat groups": mean_std(flats),
+                     **{k: mean_std([m[k] for m in per_seed]) for k in per_seed[0]}})
+    rows.append({"model": "chance", "RL s": "-", "final KL": "-", "flat groups": "-",
                  **{k: f"{v:.3f}" for k, v in _metrics(start, "chance").items()}})
     log("rewards with something to score in the RL questions: " + ", ".join(f"{k} {v}" for k, v in applies.items()))
     log(format_table(reward_hacking(ckpt, policies, overrides)))

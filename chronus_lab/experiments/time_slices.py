@@ -28,10 +28,15 @@ from .sft import train_and_evaluate
 EXPLICIT, IMPLICIT = "explicit (v2t+a2t)", "implicit (a2v+v2a)"
 
 
+def recipe_overrides(world: str, slices_per_clip: int) -> list[str]:
+    """The headline recipe with ``slices_per_clip`` uniform slices on ``world``: what every variant shares."""
+    return [f"data.world={world}", f"model_overrides.slices_per_clip={slices_per_clip}"]
+
+
 def variant_overrides(variant: str, seed: int, world: str, slices_per_clip: int, cache: str | None = None) -> list[str]:
-    """The headline recipe with uniform slices on ``world``, one time representation, one seed."""
-    return [f"data.world={world}", f"model_overrides.slices_per_clip={slices_per_clip}",
-            f"model_overrides.time_format={variant}", f"seed={seed}", *([f"data.cache={cache}"] if cache else [])]
+    """The shared recipe with one time representation and one seed."""
+    return [*recipe_overrides(world, slices_per_clip), f"model_overrides.time_format={variant}", f"seed={seed}",
+            *([f"data.cache={cache}"] if cache else [])]
 
 
 def headline(ev) -> dict:
@@ -111,7 +116,7 @@ def chance(recipe: str, world: str, train_world: str = "4-12s", overrides=(), sl
     from ..train.module import omni_config
     from ..world.time_format import TextTime
 
-    cfg = TrainConfig.load(recipe, [*overrides, *variant_overrides("text", 0, train_world, slices_per_clip)])
+    cfg = TrainConfig.load(recipe, [*overrides, *recipe_overrides(train_world, slices_per_clip)])
     d, fmt, plan = cfg.data, TextTime(), omni_config(cfg).plan
     train_clips = [make_clip(WorldConfig.named(train_world), d.seeds[0], i) for i in range(d.n_train)]
     test_clips = [make_clip(WorldConfig.named(world), d.seeds[2], i) for i in range(d.n_test)]

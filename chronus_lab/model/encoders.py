@@ -105,6 +105,27 @@ def build_encoder(spec: ModelSpec, load: bool = True) -> nn.Module:
     raise ConfigError(f"unknown encoder kind {spec.kind!r}; use clip, clap or whisper")
 
 
+def audio_capacity_frames(config) -> int:
+    """Mel frames the audio encoder reads at most: HTSAT's Swin "image" is ``spec_size · freq_ratio`` frames
+    wide (it refuses more), a Whisper encoder ``2 · max_source_positions`` (30 s; we would cut the rest)."""
+    if hasattr(config, "max_source_positions"):
+        return 2 * config.max_source_positions
+    return config.spec_size * (config.spec_size // config.num_mel_bins)
+
+
+def check_audio_window(cfg: OmniConfig, audio_config) -> None:
+    """One clear error when a slice's audio window is longer than the audio encoder reads (tiny CLAP:
+    1.28 s; CLAP HTSAT: 10.24 s; Whisper: 30 s), instead of a Swin error deep in encoding or silently cut audio."""
+    hop = int(cfg.sample_rate * cfg.hop_ms / 1000)
+    frames = int(round(cfg.plan.window_s * cfg.sample_rate)) // hop
+    cap = audio_capacity_frames(audio_config)
+    if frames > cap:
+        raise ConfigError(
+            f"audio_window_s: {cfg.plan.window_s:g} s of audio is {frames} mel frames, more than the {cfg.audio.kind} "
+            f"encoder reads ({cap} frames = {cap * cfg.hop_ms / 1000:g} s); lower model.audio_window_s (or slice_s) "
+            "to fit, or use an audio encoder with a longer input")
+
+
 def freeze(module: nn.Module) -> nn.Module:
     """Frozen encoders: no gradients, eval mode (dropout off, batch-norm statistics fixed)."""
     module.requires_grad_(False)
@@ -119,6 +140,7 @@ class Encoders(nn.Module):
         self.cfg = cfg
         self.vision = freeze(build_encoder(cfg.vision, load))
         self.audio = freeze(build_encoder(cfg.audio, load))
+        check_audio_window(cfg, self.audio.config)
 
     @property
     def vision_dim(self) -> int:

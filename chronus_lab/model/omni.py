@@ -67,14 +67,16 @@ def collate(features: list[dict], questions: list[str], answers: list[str] | Non
     return {"vision": torch.stack([pad(f["vision"]) for f in features]),
             "audio": torch.stack([pad(f["audio"]) for f in features]),
             "n_slices": [int(f["vision"].shape[0]) for f in features],
-            "times": [slice_start_times(f) for f in features],
+            "times": [slice_read_times(f) for f in features],
             "questions": list(questions), "answers": None if answers is None else list(answers)}
 
 
-def slice_start_times(features: dict) -> list[float]:
-    """A clip's slice start times from its features (``times``, written by ``Encoders.clip_features``)."""
+def slice_read_times(features: dict) -> list[float]:
+    """The instant each slice of a clip was read at, in seconds, from its features (``times``, written by
+    ``Encoders.clip_features``): the time written before each slice's group (the slice's start, or its
+    middle for a plan that reads there)."""
     if "times" not in features:
-        raise ValueError("these features have no 'times' (each slice's start in seconds): they were encoded before "
+        raise ValueError("these features have no 'times' (the instant each slice was read at): they were encoded before "
                          "slice plans; encode the clips again (a feature cache made then is keyed apart)")
     return [float(t) for t in features["times"]]
 

@@ -26,6 +26,17 @@ def group_advantages(rewards: torch.Tensor, group_size: int, eps: float = 1e-4) 
     return ((r - r.mean(1, keepdim=True)) / (r.std(1, keepdim=True, unbiased=False) + eps)).view(-1)
 
 
+def flat_groups(rewards: torch.Tensor, group_size: int, tol: float = 1e-6) -> float:
+    """Share of the groups whose G rewards are all equal: their advantages are 0, so they teach GRPO nothing
+    (and PPO, whose baseline is a value head, little). Sampling that always gives one answer is the usual cause.
+
+    >>> flat_groups(torch.tensor([1.0, 1.0, 0.0, 0.5]), 2)
+    0.5
+    """
+    r = rewards.view(-1, group_size)
+    return float(((r.amax(1) - r.amin(1)) <= tol).float().mean())
+
+
 def grpo_loss(logp, old_logp, ref_logp, adv, mask, beta: float = 0.04, clip: float = 0.2,
               loss_type: str = "sequence"):
     """The GRPO loss and its parts; ``logp``/``old_logp``/``ref_logp``/``mask`` are ``(B, T)``, ``adv`` ``(B,)``."""

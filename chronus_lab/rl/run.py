@@ -138,6 +138,7 @@ def rl_step(module, value_head, params, optimizer, batch, cols, cfg: RLConfig, r
     else:
         stats = grpo.grpo_update(score_fn, params, optimizer, rollout, scores, G, cfg.beta, cfg.clip, cfg.loss_type)
     stats["reward"] = float(scores.mean())
+    stats["flat groups"] = grpo.flat_groups(scores, G)
     for name, values_ in parts.items():
         applicable = [v for v in values_ if v is not None]
         stats[f"reward/{name}"] = sum(applicable) / len(applicable) if applicable else float("nan")

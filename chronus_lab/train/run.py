@@ -128,7 +128,9 @@ def fit(run: Run, resume: bool = True) -> Run:
             old.unlink()
     run.module.cfg.save(run.folder / "config.yaml")
     try:
-        with quiet_transformers():
+        with quiet_transformers(), warnings.catch_warnings():
+            # resuming reads last.ckpt from that folder on purpose (a fresh start empties it above)
+            warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
             run.trainer.fit(run.module, datamodule=run.data, ckpt_path=ckpt)
     except SystemExit:  # Lightning turns Ctrl-C into a graceful shutdown, then sys.exit(1)
         if run.trainer.interrupted:
