@@ -70,14 +70,12 @@ def test_every_notebook_checks_what_it_builds():
 
 
 def test_notebook_stderr_check_flags_what_the_metadata_does_not_expect():
-    """notebooks/conftest.py fails a notebook whose run prints an unexpected warning (nbmake alone passes it)."""
-    import importlib.util
-
+    """tests/notebook_stderr.py fails a notebook whose run prints an unexpected warning (nbmake alone passes it)."""
     import nbformat
+    import notebook_stderr as check
+    from nbmake.nb_run import NotebookRun
 
-    spec = importlib.util.spec_from_file_location("notebook_conftest", ROOT / "notebooks" / "conftest.py")
-    check = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(check)
+    assert NotebookRun.execute is check._execute_and_check_stderr  # the plugin is on for every pytest run
 
     nb = nbformat.v4.new_notebook()
     warning = ("/x/run.py:12: UserWarning: Checkpoint directory /tmp/a exists and is not empty.\n"

@@ -1,4 +1,5 @@
-"""pytest (nbmake): every notebook runs, and prints no warning or error on stderr that it does not expect.
+"""A pytest plugin (``-p notebook_stderr`` in pyproject.toml): every notebook runs under nbmake, and prints no
+warning or error on stderr that it does not expect.
 
 A warning in a student's output is noise at best and a hidden bug at worst: fix it at its source, or list
 it in the notebook's metadata with a reason, ``"chronus_lab": {"expected_stderr": ["<regex>", ...]}``.
