@@ -38,15 +38,10 @@ def _metrics(ev, who: str = "model") -> dict:
     return {f"{t.split()[0]} {m}": ev.value(t, who, m) for t, m in METRICS if t in present}
 
 
-def _final_kl(history: list[dict], last: int = 10) -> float:
-    """Mean KL to the SFT model over the last iterations (the run's log.csv has the whole curve)."""
-    tail = [h["kl"] for h in history[-last:]]
-    return sum(tail) / len(tail)
-
-
-def _flat_groups(history: list[dict]) -> float:
-    """Mean share of prompts whose G sampled answers all earned the same reward (no signal for GRPO)."""
-    return sum(h["flat groups"] for h in history) / len(history)
+def _mean_of(history: list[dict], key: str, last: int | None = None) -> float:
+    """Mean of one logged value over the run's iterations, or its ``last`` ones (the run's log has the curve)."""
+    values = [h[key] for h in history[-last if last else 0:]]
+    return sum(values) / len(values)
 
 
 def _applies(history: list[dict], name: str) -> str:
@@ -79,8 +74,8 @@ def run(ckpt: str | None = None, steps: int | None = None, seeds: int = 3, limit
                 rl = train_rl(RLConfig.load(f"tiny-{algo}", over), log=None)
                 seconds.append(time.perf_counter() - t0)
                 per_seed.append(_metrics(evaluate_module(rl.module, limit_per_kind=limit_per_kind)))
-                kls.append(_final_kl(rl.history))
-                flats.append(_flat_groups(rl.history))
+                kls.append(_mean_of(rl.history, "kl", last=10))  # KL to the SFT model at the end
+                flats.append(_mean_of(rl.history, "flat groups"))  # prompts with no GRPO signal
                 if seed == 0:
                     policies[name] = rl.module.model
                     for r in rl.cfg.rewards:  # over every variant: an ablation's zero weight must not hide a reward

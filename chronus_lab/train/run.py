@@ -129,7 +129,7 @@ def fit(run: Run, resume: bool = True) -> Run:
     run.module.cfg.save(run.folder / "config.yaml")
     try:
         with quiet_transformers(), warnings.catch_warnings():
-            # resuming reads last.ckpt from that folder on purpose (a fresh start empties it above)
+            # the folder holds last.ckpt only when resuming, which is on purpose (a fresh start emptied it above)
             warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
             run.trainer.fit(run.module, datamodule=run.data, ckpt_path=ckpt)
     except SystemExit:  # Lightning turns Ctrl-C into a graceful shutdown, then sys.exit(1)
