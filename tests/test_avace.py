@@ -91,3 +91,18 @@ def test_world_experiment_moves_attention_into_the_sounding_box():
     assert trained["mass inside box"] > untrained["mass inside box"] + 0.05
     assert trained["mass inside box"] > 2 * trained["chance (box share)"]
     assert losses[-1] < losses[0]
+
+
+def test_sounding_frames_are_the_frames_the_patch_tokens_were_read_from():
+    """Independent path: the returned frames, encoded again, give the items' patch tokens in the same order."""
+    import numpy as np
+
+    from chronus_lab.experiments.avace_attention import sounding_frames, sounding_slices
+    from chronus_lab.model.config import OmniConfig
+    from chronus_lab.model.encoders import Encoders
+
+    enc = Encoders(OmniConfig.tiny())
+    v, _, _ = sounding_slices(enc, 123, 3)
+    frames = sounding_frames(enc.cfg.plan, 123, 3, first=5)
+    assert len(frames) == 5 and len(v) > 5
+    torch.testing.assert_close(enc.encode_frames(np.stack(frames)).float(), v[:5], atol=1e-5, rtol=1e-4)

@@ -61,6 +61,9 @@ def test_splits_are_disjoint_deterministic_and_follow_the_mixture(tmp_path, modu
     again.setup("fit")
     assert [t.to_dict() for _, t in dm.splits["train"].tasks] == [t.to_dict() for _, t in again.splits["train"].tasks]
     assert {t.kind for _, t in dm.splits["train"].tasks} == {"v2t", "a2v"}
+    unencoded = OmniDataModule(cfg, module.model.encoders, module.model.answer_format)  # chance rows' path
+    assert [t.to_dict() for t in unencoded.train_tasks()] == [t.to_dict() for _, t in dm.splits["train"].tasks]
+    assert not unencoded.splits  # nothing was encoded for them
     assert {t.kind for _, t in dm.splits["test"].tasks} == set(cfg.data.eval_kinds)
     prints = {s: {clip_fingerprint(make_clip(WorldConfig.tiny(), seed, i)) for i in range(3)}
               for s, seed in zip(("train", "val", "test"), cfg.data.seeds)}

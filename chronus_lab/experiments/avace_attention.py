@@ -21,19 +21,36 @@ from ..train.loop import fit
 from ..world import WorldConfig, make_clip, slices
 
 GRID = 8
+TRAIN_SEED, TEST_SEED = 60_000, 70_000
+"""World seeds of the training and held-out clips (plus the run's seed)."""
+
+
+def _clips(seed: int, n_clips: int) -> list:
+    return [make_clip(WorldConfig.tiny(), seed, i) for i in range(n_clips)]
+
+
+def _sounding(clip, plan):
+    """(slice, event) for every sounding object of every slice of the clip, in a fixed order."""
+    for s in slices(clip, plan):
+        for ev in s.sounding:
+            yield s, ev
 
 
 def sounding_slices(encoders: Encoders, seed: int, n_clips: int):
     """(patches (K, 64, Dv), audio (K, 16, Da), boxes (K, 4)): one item per sounding object per slice."""
-    clips = [make_clip(WorldConfig.tiny(), seed, i) for i in range(n_clips)]
+    clips = _clips(seed, n_clips)
     v, a, boxes = [], [], []
     for clip, feats in zip(clips, encode_clips(encoders, clips)):
-        for s in slices(clip, encoders.cfg.plan):
-            for ev in s.sounding:
-                v.append(feats["vision"][s.index])
-                a.append(feats["audio"][s.index])
-                boxes.append(torch.tensor(s.box_of(ev)))
+        for s, ev in _sounding(clip, encoders.cfg.plan):
+            v.append(feats["vision"][s.index])
+            a.append(feats["audio"][s.index])
+            boxes.append(torch.tensor(s.box_of(ev)))
     return torch.stack(v), torch.stack(a), torch.stack(boxes)
+
+
+def sounding_frames(plan, seed: int, n_clips: int, first: int) -> list:
+    """The frames (H, W, 3) beneath the first ``first`` items of ``sounding_slices`` (same seed, clips, order)."""
+    return [clip.frames[s.frame] for clip in _clips(seed, n_clips) for s, _ in _sounding(clip, plan)][:first]
 
 
 @torch.no_grad()
@@ -50,7 +67,7 @@ def train_attention(n_train: int = 150, n_test: int = 50, steps: int = 300, seed
     """Returns (rows, training losses, the trained module, the held-out data)."""
     torch.manual_seed(seed)
     enc = Encoders(OmniConfig.tiny())
-    train, test = sounding_slices(enc, 60_000 + seed, n_train), sounding_slices(enc, 70_000 + seed, n_test)
+    train, test = sounding_slices(enc, TRAIN_SEED + seed, n_train), sounding_slices(enc, TEST_SEED + seed, n_test)
     att = AudioToPatchAttention(enc.audio_dim, enc.vision_dim, d_attn=64, heads=4)
     rows = [{"attention": "untrained (no AVACE signal)", **evaluate(att, test)}]
     g = torch.Generator().manual_seed(seed)

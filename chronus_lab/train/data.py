@@ -154,6 +154,17 @@ class OmniDataModule(L.LightningDataModule):
         d = self.cfg.data
         return {"train": (d.seeds[0], d.n_train), "val": (d.seeds[1], d.n_val), "test": (d.seeds[2], d.n_test)}[split]
 
+    def train_tasks(self) -> list[Task]:
+        """The training split's questions and answers, without encoding its clips (chance rows need only these)."""
+        if "train" in self.splits:
+            return [t for _, t in self.splits["train"].tasks]
+        seed, n = self.split_seed("train")
+        clips = []
+        for i in range(n):
+            clips.append(make_clip(self.world(), seed, i))
+            clips[-1].frames = clips[-1].audio = None  # the boxes are read from the pixels; then they can go
+        return [t for _, t in training_tasks(clips, self.cfg.data, seed, self.fmt, self.encoders.cfg.plan)]
+
     def setup(self, stage: str | None = None) -> None:
         wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), None: ("train", "val", "test")}
         plan = self.encoders.cfg.plan

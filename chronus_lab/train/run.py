@@ -158,9 +158,7 @@ def evaluate_module(module: OmniModule, data: OmniDataModule | None = None, spli
     fmt = module.model.answer_format
     data = data or OmniDataModule(module.cfg, module.model.encoders, fmt)
     stage = {"train": "fit", "val": "validate", "test": "test"}
-    if "train" not in data.splits:
-        data.setup("fit")
-    train_tasks = [t for _, t in data.splits["train"].tasks]
+    train_tasks = data.train_tasks()
     if world is not None:
         cfg = module.cfg
         data = OmniDataModule(replace(cfg, data=replace(cfg.data, world=world)), module.model.encoders, fmt)
