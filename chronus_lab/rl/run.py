@@ -49,8 +49,8 @@ class RLConfig:
     prompts_per_step: int = 8
     group_size: int = 4
     """Answers sampled per prompt — GRPO's G; PPO samples the same number, so both see as many answers."""
-    iterations: int = 60
-    lr: float = 5e-5
+    iterations: int = 240
+    lr: float = 1e-4
     temperature: float = 1.0
     max_new_tokens: int = 12
     kl_coef: float = 0.05
