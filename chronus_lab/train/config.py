@@ -85,6 +85,9 @@ class TrainConfig:
     w_ot: float = 0.01
     w_avace: float = 0.2
     """Stage-1 loss weights (Meerkat's released values: 0.1 × 0.1 and 0.2)."""
+    w_naming: float = 0.0
+    """Stage 2: weight of slice naming (``train/naming.py``): every visual / audio position's logits are asked
+    for the words of what its slice shows / sounds like. 0 = the papers' loss (answers only)."""
     init_from: str | None = None
     """A checkpoint (e.g. stage 1's ``last.ckpt``) whose trainable weights start this run."""
     data: DataSpec = field(default_factory=DataSpec)
@@ -134,6 +137,7 @@ class TrainConfig:
             (0 <= d.curriculum_epochs <= self.max_epochs, "data.curriculum_epochs", "need 0 to max_epochs"),
             (_world_ok(d.world), "data.world", f"{d.world!r}: use 'tiny', 'varying' or a range of lengths like '4-12s' "
              "(within WorldConfig's limits)"),
+            (0 <= self.w_naming <= 100 and math.isfinite(self.w_naming), "w_naming", "need 0 to 100"),
             (0 < self.lr <= 1, "lr", f"need 0 < lr <= 1 (got {self.lr})"),
             (1 <= self.max_epochs <= LIMIT, "max_epochs", f"need 1 to {LIMIT:,} (got {self.max_epochs})"),
             (self.max_steps == -1 or 1 <= self.max_steps <= 10**9, "max_steps", "-1 (epochs decide) or a positive count"),

@@ -30,6 +30,7 @@ from ..model.hub import quiet_peft
 from ..model.omni import OmniModel
 from ..world import WorldConfig
 from .config import LoraSpec, TrainConfig
+from .naming import NameTargets, naming_loss
 
 CONFIG_KEY = "chronus_config"
 
@@ -204,6 +205,15 @@ class InstructModule(OmniModule):
             self.model.llm = add_lora(self.model.llm, self.cfg.lora, self.model.added_token_ids)
         else:
             self.model.llm.requires_grad_(True)
+        self._name_targets = NameTargets(self.model.tokenizer)
+
+    def losses(self, batch: dict) -> dict[str, torch.Tensor]:
+        """LM loss on the answers, plus ``w_naming`` × slice naming (``train/naming.py``) when asked."""
+        if self.cfg.w_naming == 0 or "names" not in batch:
+            return super().losses(batch)
+        out = self.model(batch)
+        naming = naming_loss(out.logits, out.modality, out.slice_idx, batch["names"], self._name_targets)
+        return {"loss": out.loss + self.cfg.w_naming * naming, "lm": out.loss, "naming": naming}
 
 
 def add_lora(llm, spec: LoraSpec, new_token_ids: list[int], dropout: float | None = None):
