@@ -144,12 +144,19 @@ class OmniDataModule(L.LightningDataModule):
         seed, n = self.split_seed(split)
         cache = FeatureCache(d.cache, self.encoders) if d.cache else None
         clips, feats = [], []
-        for i in range(shard[0], n, shard[1]):
-            c = make_clip(self.world(), seed, i)
-            feats.append(cache.path(c) if cache else self.encoders.clip_features(c))
-            c.frames = c.audio = None  # keep the events only
+        for c in self._clips(seed, range(shard[0], n, shard[1]),
+                             lambda c: feats.append(cache.path(c) if cache else self.encoders.clip_features(c))):
             clips.append(c)
         return seed, clips, (CachedFeatures(feats) if cache else feats)
+
+    def _clips(self, seed: int, indices, use=lambda clip: None):
+        """The clips ``indices`` of world ``seed``, one at a time: each is made, given to ``use`` while it still
+        has its pixels and samples, then kept as events only (the boxes were read from its pixels by then)."""
+        for i in indices:
+            c = make_clip(self.world(), seed, i)
+            use(c)
+            c.frames = c.audio = None
+            yield c
 
     def split_seed(self, split: str) -> tuple[int, int]:
         """(world seed, number of clips) of a split."""
@@ -161,10 +168,7 @@ class OmniDataModule(L.LightningDataModule):
         if "train" in self.splits:
             return [t for _, t in self.splits["train"].tasks]
         seed, n = self.split_seed("train")
-        clips = []
-        for i in range(n):
-            clips.append(make_clip(self.world(), seed, i))
-            clips[-1].frames = clips[-1].audio = None  # the boxes are read from the pixels; then they can go
+        clips = list(self._clips(seed, range(n)))
         return [t for _, t in training_tasks(clips, self.cfg.data, seed, self.fmt, self.encoders.cfg.plan)]
 
     def setup(self, stage: str | None = None) -> None:
