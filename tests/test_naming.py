@@ -8,7 +8,7 @@ from chronus_lab.train.config import TrainConfig
 from chronus_lab.train.data import OmniDataModule
 from chronus_lab.train.module import InstructModule
 from chronus_lab.train.naming import NameTargets, naming_loss, slice_names
-from chronus_lab.world import WorldConfig, make_clip
+from chronus_lab.world import WorldConfig, make_clip, slices
 from chronus_lab.world.slices import SlicePlan
 
 
@@ -16,12 +16,12 @@ def test_slice_names_are_what_the_clip_shows_and_plays_at_each_slice_time():
     clip = make_clip(WorldConfig.named("tiny"), 5, 3)
     for plan, times in ((SlicePlan(slice_s=0.5), [k * 0.5 for k in range(16)]),
                         (SlicePlan(slices_per_clip=4, read_at="middle"), [1.0, 3.0, 5.0, 7.0])):
-        names = slice_names(clip, plan)
+        names = slice_names(slices(clip, plan))
         assert len(names) == len(times)
         for (seen, heard), t in zip(names, times):
             assert seen == (" and ".join(clip.visible_at(t)) or "nothing")
             assert heard == (" and ".join(clip.heard_at(t)) or "nothing")
-    assert any(s != "nothing" for s, _ in slice_names(clip, SlicePlan(slice_s=0.5)))
+    assert any(s != "nothing" for s, _ in slice_names(slices(clip, SlicePlan(slice_s=0.5))))
 
 
 class _Words:

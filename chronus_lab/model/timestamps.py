@@ -41,6 +41,11 @@ class Layout:
         return len(self.ids)
 
 
+def answer_ids(tokenizer, answer: str) -> list[int]:
+    """The tokens ``answer`` is written as in a sequence: after a space (`` red circle``, not ``re`` ``d`` …)."""
+    return tokenizer(f" {answer}", add_special_tokens=False)["input_ids"]
+
+
 def interleave(tokenizer, fmt: TimeFormat | None, times, n_vision: int, n_audio: int,
                question: str, answer: str | None = None, question_first: bool = False,
                prefix: str | None = None) -> Layout:
@@ -74,5 +79,5 @@ def interleave(tokenizer, fmt: TimeFormat | None, times, n_vision: int, n_audio:
     if not question_first:
         lay.add(q_ids, TEXT)
     if answer is not None:
-        lay.add(enc(f" {answer}") + [tokenizer.eos_token_id], TEXT, answer=True)
+        lay.add(answer_ids(tokenizer, answer) + [tokenizer.eos_token_id], TEXT, answer=True)
     return lay

@@ -28,12 +28,12 @@ from .config import SINGLE_HOP, TrainConfig
 from .naming import slice_names
 
 
-def sounding_boxes(clip, plan) -> torch.Tensor:
-    """``(S, 4)``: per slice of ``plan``, the box of a visible object making its sound then (NaN when none).
+def sounding_boxes(parts) -> torch.Tensor:
+    """``(S, 4)``: per slice of a clip (``world.slices(clip, plan)``), the box of a visible object making its
+    sound then (NaN when none).
 
     What AVACE needs: the region audio attention should fall in at that moment.
     """
-    parts = slices(clip, plan)
     out = torch.full((len(parts), 4), float("nan"))
     for s in parts:
         if (box := s.sounding_box) is not None:
@@ -46,8 +46,9 @@ class TaskDataset(Dataset):
 
     def __init__(self, clips: list, features: list[dict], tasks: list[tuple[int, Task]], plan):
         self.clips, self.features, self.tasks = clips, features, tasks
-        self.boxes = [sounding_boxes(c, plan) for c in clips]
-        self.names = [slice_names(c, plan) for c in clips]  # what each slice shows / sounds like (w_naming)
+        parts = [slices(c, plan) for c in clips]
+        self.boxes = [sounding_boxes(p) for p in parts]
+        self.names = [slice_names(p) for p in parts]  # what each slice shows / sounds like (w_naming)
 
     def __len__(self) -> int:
         return len(self.tasks)

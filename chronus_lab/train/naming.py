@@ -17,14 +17,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..model.timestamps import AUDIO, VISION
-from ..world import slices
+from ..model.timestamps import AUDIO, VISION, answer_ids
 from ..world.tasks import join_labels
 
 
-def slice_names(clip, plan) -> list[tuple[str, str]]:
-    """Per slice of ``plan``: (what is on screen, what is heard) at the instant it is read, as answers write them."""
-    return [(join_labels(s.seen), join_labels(s.heard)) for s in slices(clip, plan)]
+def slice_names(parts) -> list[tuple[str, str]]:
+    """Per slice of a clip (``world.slices(clip, plan)``): (what is on screen, what is heard) at the instant it
+    is read, as answers write them."""
+    return [(join_labels(s.seen), join_labels(s.heard)) for s in parts]
 
 
 class NameTargets:
@@ -36,8 +36,7 @@ class NameTargets:
 
     def __call__(self, text: str, size: int) -> torch.Tensor:
         if (text, size) not in self._cache:
-            # with the space before it, as the layout writes an answer (" red circle": two words, not "re" "d" …)
-            ids = sorted(set(self.tokenizer(" " + text, add_special_tokens=False)["input_ids"]))
+            ids = sorted(set(answer_ids(self.tokenizer, text)))  # the tokens an answer naming it would write
             target = torch.zeros(size)
             target[ids] = 1.0 / len(ids)
             self._cache[text, size] = target
