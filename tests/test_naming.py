@@ -85,3 +85,34 @@ def test_training_on_naming_makes_feature_positions_name_their_slice(tmp_path):
     after = named_right()
     assert after > max(0.8, before + 0.3), (before, after)
     assert set(InstructModule(cfg.replace(w_naming=0.0)).losses(batch)) == {"loss"}  # the papers' loss alone
+
+
+def test_naming_layer_reads_a_middle_layer_as_a_shallower_model_would_end(tmp_path):
+    """``naming_layer=k`` (a logit lens): the logits read off layer k equal those of the same LLM cut after k
+    layers (its own final norm and head) — an independent forward pass; a layer the LLM lacks is refused."""
+    import copy
+
+    import pytest
+
+    from chronus_lab.errors import ConfigError
+
+    cfg = TrainConfig.load("tiny-sft", ["data.n_train=2", "data.n_val=2", "data.n_test=2", "data.tasks_per_clip=1",
+                                        "data.batch_size=2", "data.eval_kinds=[v2t]", "w_naming=1", "naming_layer=2",
+                                        f"out={tmp_path / 'run'}", "progress_bar=false"])
+    m = InstructModule(cfg)
+    dm = OmniDataModule(cfg, m.model.encoders, m.model.answer_format)
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    with torch.no_grad():
+        out = m.model(batch)
+        cut = copy.deepcopy(m.model.llm.get_base_model())
+        cut.model.layers = cut.model.layers[:2]
+        cut.config.num_hidden_layers = 2
+        e = m.model.embed(batch)
+        want = cut(inputs_embeds=e["inputs_embeds"], attention_mask=e["attention_mask"]).logits
+        got = m.model.lens_logits(out.layers[2])
+    assert len(out.layers) == m.model.llm.config.num_hidden_layers + 1
+    assert torch.allclose(got, want, atol=1e-5) and not torch.allclose(got, out.logits, atol=1e-3)
+    assert m.losses(batch)["naming"] > 0
+    with pytest.raises(ConfigError, match="naming_layer=9: this LLM has 4 decoder layers"):
+        InstructModule(cfg.replace(naming_layer=9))

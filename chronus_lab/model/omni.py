@@ -55,6 +55,9 @@ class OmniOutput:
     """(B, L): 0 text, 1 time, 2 vision, 3 audio, -1 padding."""
     slice_idx: torch.Tensor
     """(B, L): the time slice each position belongs to; -1 outside the clip."""
+    layers: tuple[torch.Tensor, ...] = ()
+    """The embeddings and every decoder layer's output, ``(B, L, H)`` each (``layers[k]`` = after layer k; the
+    last one after the final norm, as transformers returns it)."""
 
 
 def collate(features: list[dict], questions: list[str], answers: list[str] | None = None) -> dict:
@@ -186,7 +189,13 @@ class OmniModel(nn.Module):
         e = self.embed(batch)
         out = self.llm(inputs_embeds=e["inputs_embeds"], attention_mask=e["attention_mask"],
                        labels=e["labels"] if batch.get("answers") else None, output_hidden_states=True)
-        return OmniOutput(out.loss, out.logits, out.hidden_states[-1], e["labels"], e["modality"], e["slice_idx"])
+        return OmniOutput(out.loss, out.logits, out.hidden_states[-1], e["labels"], e["modality"], e["slice_idx"],
+                          out.hidden_states)
+
+    def lens_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """A middle layer's hidden state read as the last one is: final norm, then the LM head (a logit lens).
+        Only for ``out.layers[1:-1]``: transformers stores the last layer's output already normed."""
+        return self.llm.get_output_embeddings()(self.llm.get_decoder().norm(hidden))
 
     @torch.no_grad()
     def generate(self, batch: dict, max_new_tokens: int = 24) -> list[str]:

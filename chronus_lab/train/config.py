@@ -88,6 +88,13 @@ class TrainConfig:
     w_naming: float = 0.0
     """Stage 2: weight of slice naming (``train/naming.py``): every visual / audio position's logits are asked
     for the words of what its slice shows / sounds like. 0 = the papers' loss (answers only)."""
+    naming_layer: int = -1
+    """Which layer's output slice naming reads (through the final norm and ``lm_head``: a logit lens). -1 = the
+    last, the model's own logits; k = the output of decoder layer k, so a slice's name is in the residual
+    stream while layers above it are still there to copy it into an answer."""
+    w_saliency: float = 0.0
+    """Stage 2: weight of slice saliency (``train/saliency.py``): a training-only linear head on the middle layer
+    scores every visual / audio position, asked for 1 inside the slices the question is about. 0 = off."""
     init_from: str | None = None
     """A checkpoint (e.g. stage 1's ``last.ckpt``) whose trainable weights start this run."""
     data: DataSpec = field(default_factory=DataSpec)
@@ -138,6 +145,9 @@ class TrainConfig:
             (_world_ok(d.world), "data.world", f"{d.world!r}: use 'tiny', 'varying' or a range of lengths like '4-12s' "
              "(within WorldConfig's limits)"),
             (0 <= self.w_naming <= 100 and math.isfinite(self.w_naming), "w_naming", "need 0 to 100"),
+            (0 <= self.w_saliency <= 100 and math.isfinite(self.w_saliency), "w_saliency", "need 0 to 100"),
+            (self.naming_layer == -1 or 1 <= self.naming_layer <= 1000, "naming_layer",
+             "-1 (the last layer) or a decoder layer from 1"),
             (0 < self.lr <= 1, "lr", f"need 0 < lr <= 1 (got {self.lr})"),
             (1 <= self.max_epochs <= LIMIT, "max_epochs", f"need 1 to {LIMIT:,} (got {self.max_epochs})"),
             (self.max_steps == -1 or 1 <= self.max_steps <= 10**9, "max_steps", "-1 (epochs decide) or a positive count"),

@@ -26,6 +26,7 @@ from ..world.tasks import KINDS, Task
 from ..world.time_format import TimeFormat
 from .config import SINGLE_HOP, TrainConfig
 from .naming import slice_names
+from .saliency import relevant_slices
 
 
 def sounding_boxes(parts) -> torch.Tensor:
@@ -46,26 +47,29 @@ class TaskDataset(Dataset):
 
     def __init__(self, clips: list, features: list[dict], tasks: list[tuple[int, Task]], plan):
         self.clips, self.features, self.tasks = clips, features, tasks
-        parts = [slices(c, plan) for c in clips]
-        self.boxes = [sounding_boxes(p) for p in parts]
-        self.names = [slice_names(p) for p in parts]  # what each slice shows / sounds like (w_naming)
+        self.parts = [slices(c, plan) for c in clips]
+        self.boxes = [sounding_boxes(p) for p in self.parts]
+        self.names = [slice_names(p) for p in self.parts]  # what each slice shows / sounds like (w_naming)
 
     def __len__(self) -> int:
         return len(self.tasks)
 
     def __getitem__(self, i: int) -> dict:
         ci, task = self.tasks[i]
-        return {**self.features[ci], "boxes": self.boxes[ci], "names": self.names[ci], "task": task}
+        return {**self.features[ci], "boxes": self.boxes[ci], "names": self.names[ci], "task": task,
+                "relevant": relevant_slices(task.target, self.parts[ci])}  # w_saliency
 
 
 def collate_tasks(rows: list[dict]) -> dict:
-    """Rows → the batch ``OmniModel`` reads, plus the tasks (for metrics), AVACE boxes and slice names."""
+    """Rows → the batch ``OmniModel`` reads, plus the tasks (for metrics), AVACE boxes, slice names and which
+    slices each question is about."""
     batch = collate(rows, [r["task"].question for r in rows], [r["task"].answer for r in rows])
     s_max = batch["vision"].shape[1]
     boxes = torch.full((len(rows), s_max, 4), float("nan"))
     for b, r in enumerate(rows):
         boxes[b, : r["boxes"].shape[0]] = r["boxes"]
-    return {**batch, "boxes": boxes, "names": [r["names"] for r in rows], "tasks": [r["task"] for r in rows]}
+    return {**batch, "boxes": boxes, "names": [r["names"] for r in rows], "tasks": [r["task"] for r in rows],
+            "relevant": [r["relevant"] for r in rows]}
 
 
 class EpochSampler(Sampler):

@@ -23,7 +23,7 @@ import torch
 
 from ..align.avace import AudioToPatchAttention, avace_loss, box_mask, total_loss
 from ..align.ot import ot_loss
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 from ..eval.harness import predict, selection_score
 from ..model.config import OmniConfig
 from ..model.hub import quiet_peft
@@ -31,6 +31,7 @@ from ..model.omni import OmniModel
 from ..world import WorldConfig
 from .config import LoraSpec, TrainConfig
 from .naming import NameTargets, naming_loss
+from .saliency import saliency_loss
 
 CONFIG_KEY = "chronus_config"
 
@@ -200,20 +201,40 @@ class AlignModule(OmniModule):
 class InstructModule(OmniModule):
     """Stage 2: LoRA adapters (or every LLM weight) + projectors, LM loss on answers."""
 
+    AUXILIARY = ("saliency_head.",)
+
     def configure_trainable(self) -> None:
         if self.cfg.finetune == "lora":
             self.model.llm = add_lora(self.model.llm, self.cfg.lora, self.model.added_token_ids)
         else:
             self.model.llm.requires_grad_(True)
         self._name_targets = NameTargets(self.model.tokenizer)
+        depth = self.model.llm.config.num_hidden_layers
+        if self.cfg.naming_layer > depth:
+            raise ConfigError(f"naming_layer={self.cfg.naming_layer}: this LLM has {depth} decoder layers; "
+                              f"use -1 (the last) or 1 to {depth}")
+        if self.cfg.w_saliency > 0:  # training-only: the answering model never reads it
+            self.saliency_head = torch.nn.Linear(self.model.llm.config.hidden_size, 1)
 
     def losses(self, batch: dict) -> dict[str, torch.Tensor]:
-        """LM loss on the answers, plus ``w_naming`` × slice naming (``train/naming.py``) when asked."""
-        if self.cfg.w_naming == 0 or "names" not in batch:
+        """LM loss on the answers, plus ``w_naming`` × slice naming (``train/naming.py``) and ``w_saliency`` ×
+        slice saliency (``train/saliency.py``) when asked."""
+        naming, saliency = self.cfg.w_naming > 0 and "names" in batch, self.cfg.w_saliency > 0 and "relevant" in batch
+        if not (naming or saliency):
             return super().losses(batch)
         out = self.model(batch)
-        naming = naming_loss(out.logits, out.modality, out.slice_idx, batch["names"], self._name_targets)
-        return {"loss": out.loss + self.cfg.w_naming * naming, "lm": out.loss, "naming": naming}
+        parts = {"lm": out.loss}
+        if naming:
+            layer = self.cfg.naming_layer
+            last = layer == -1 or layer == len(out.layers) - 1
+            logits = out.logits if last else self.model.lens_logits(out.layers[layer])
+            parts["naming"] = naming_loss(logits, out.modality, out.slice_idx, batch["names"], self._name_targets)
+        if saliency:
+            middle = out.layers[len(out.layers) // 2]
+            scores = self.saliency_head(middle.to(self.saliency_head.weight.dtype)).squeeze(-1)
+            parts["saliency"] = saliency_loss(scores, out.modality, out.slice_idx, batch["relevant"])
+        loss = out.loss + self.cfg.w_naming * parts.get("naming", 0) + self.cfg.w_saliency * parts.get("saliency", 0)
+        return {"loss": loss, **parts}
 
 
 def add_lora(llm, spec: LoraSpec, new_token_ids: list[int], dropout: float | None = None):
