@@ -102,5 +102,9 @@ def test_training_on_saliency_marks_the_slices_asked_about_and_the_head_is_train
     torch.save({"state_dict": {k: v for k, v in m.state_dict().items() if k in m.trainable_keys()},
                 CONFIG_KEY: cfg.to_dict()}, path)
     assert torch.equal(load_checkpoint(path).saliency_head.weight, m.saliency_head.weight)
+    answering = {k: v for k, v in torch.load(path, weights_only=False)["state_dict"].items() if "saliency" not in k}
+    torch.save({"state_dict": answering, CONFIG_KEY: cfg.to_dict()}, path)  # as RL's policy checkpoint keeps it
+    with torch.no_grad():
+        assert torch.allclose(load_checkpoint(path).model(batch).logits, m.eval().model(batch).logits, atol=1e-5)
     plain = InstructModule(cfg.replace(w_saliency=0.0))
     assert not hasattr(plain, "saliency_head") and "saliency_head.weight" not in plain.load_trainable(path)

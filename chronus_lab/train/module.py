@@ -123,6 +123,9 @@ class OmniModule(L.LightningModule):
     AUXILIARY: tuple[str, ...] = ()
     """Key prefixes of weights that only this stage has (stage 1's AVACE attention): another stage
     may start from a checkpoint holding them and leave them behind."""
+    TRAINING_ONLY: tuple[str, ...] = ()
+    """Key prefixes of weights only the training loss reads (stage 2's saliency head): ``load_checkpoint``
+    accepts a checkpoint without them (RL's policy checkpoints keep what answers)."""
 
     def load_trainable(self, path) -> list[str]:
         """Start from another run's trainable weights (e.g. stage 1 → stage 2); returns what loaded.
@@ -201,7 +204,7 @@ class AlignModule(OmniModule):
 class InstructModule(OmniModule):
     """Stage 2: LoRA adapters (or every LLM weight) + projectors, LM loss on answers."""
 
-    AUXILIARY = ("saliency_head.",)
+    AUXILIARY = TRAINING_ONLY = ("saliency_head.",)
 
     def configure_trainable(self) -> None:
         if self.cfg.finetune == "lora":
@@ -282,7 +285,8 @@ def read_checkpoint(path, what: str = "checkpoint") -> dict:
 def load_checkpoint(path) -> OmniModule:
     """A checkpoint → the module it came from (its config is inside), weights loaded, eval mode.
 
-    Strict: the checkpoint must hold exactly the weights this config trains, with their shapes.
+    Strict: the checkpoint must hold exactly the weights this config trains, with their shapes — except a
+    training-only head (``TRAINING_ONLY``), which the answering model never reads.
     """
     ckpt = read_checkpoint(path)
     saved = dict(ckpt[CONFIG_KEY])
@@ -290,7 +294,9 @@ def load_checkpoint(path) -> OmniModule:
         saved["lora"] = {**saved["lora"], "train_new_tokens": False}  # written before the field: no token rows trained
     module = build_module(TrainConfig.from_dict(saved, where=str(path)))
     state, want = ckpt["state_dict"], module.trainable_keys()
-    missing, unexpected = sorted(want - set(state)), sorted(set(state) - want)
+    # a training-only head (saliency) may be absent: RL's policy checkpoint keeps what answers, not what trained it
+    missing = sorted(k for k in want - set(state) if not k.startswith(module.TRAINING_ONLY))
+    unexpected = sorted(set(state) - want)
     mine = module.state_dict()
     reshaped = sorted(f"{k} {tuple(v.shape)} vs {tuple(mine[k].shape)}"
                       for k, v in state.items() if k in mine and mine[k].shape != v.shape)
