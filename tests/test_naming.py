@@ -4,8 +4,6 @@ import torch
 import torch.nn.functional as F
 
 from chronus_lab.model.timestamps import AUDIO, VISION
-from chronus_lab.train.config import TrainConfig
-from chronus_lab.train.data import OmniDataModule
 from chronus_lab.train.module import InstructModule
 from chronus_lab.train.naming import NameTargets, naming_loss, slice_names
 from chronus_lab.world import WorldConfig, make_clip, slices
@@ -52,17 +50,11 @@ def test_naming_loss_is_soft_target_cross_entropy_over_the_feature_positions():
     assert torch.allclose(got, want)
 
 
-def test_training_on_naming_makes_feature_positions_name_their_slice(tmp_path):
+def test_training_on_naming_makes_feature_positions_name_their_slice(instruct_batch, train_on):
     """A few steps on one batch with ``w_naming`` only: the visual positions' greedy token becomes a word of
     what is on screen in their slice far more often than before."""
-    cfg = TrainConfig.load("tiny-sft", ["data.n_train=4", "data.n_val=2", "data.n_test=2", "data.tasks_per_clip=1",
-                                        "data.batch_size=4", "data.eval_kinds=[v2t]", "w_naming=1",
-                                        f"out={tmp_path / 'run'}", "progress_bar=false"])
-    torch.manual_seed(0)
-    m = InstructModule(cfg)
-    dm = OmniDataModule(cfg, m.model.encoders, m.model.answer_format)
-    dm.setup("fit")
-    batch = next(iter(dm.train_dataloader()))
+    m, batch = instruct_batch(["data.n_train=4", "data.tasks_per_clip=1", "data.batch_size=4", "w_naming=1"])
+    cfg = m.cfg
     tok = m.model.tokenizer
 
     def named_right() -> float:
@@ -75,19 +67,15 @@ def test_training_on_naming_makes_feature_positions_name_their_slice(tmp_path):
         return sum(hits) / len(hits)
 
     before = named_right()
-    opt = torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=5e-3)
     parts = m.losses(batch)
     assert set(parts) == {"loss", "lm", "naming"} and parts["naming"] > 0
-    for _ in range(60):
-        opt.zero_grad()
-        m.losses(batch)["naming"].backward()
-        opt.step()
+    train_on(m, batch, "naming", steps=60)
     after = named_right()
     assert after > max(0.8, before + 0.3), (before, after)
     assert set(InstructModule(cfg.replace(w_naming=0.0)).losses(batch)) == {"loss"}  # the papers' loss alone
 
 
-def test_naming_layer_reads_a_middle_layer_as_a_shallower_model_would_end(tmp_path):
+def test_naming_layer_reads_a_middle_layer_as_a_shallower_model_would_end(instruct_batch):
     """``naming_layer=k`` (a logit lens): the logits read off layer k equal those of the same LLM cut after k
     layers (its own final norm and head) — an independent forward pass; a layer the LLM lacks is refused."""
     import copy
@@ -96,13 +84,9 @@ def test_naming_layer_reads_a_middle_layer_as_a_shallower_model_would_end(tmp_pa
 
     from chronus_lab.errors import ConfigError
 
-    cfg = TrainConfig.load("tiny-sft", ["data.n_train=2", "data.n_val=2", "data.n_test=2", "data.tasks_per_clip=1",
-                                        "data.batch_size=2", "data.eval_kinds=[v2t]", "w_naming=1", "naming_layer=2",
-                                        f"out={tmp_path / 'run'}", "progress_bar=false"])
-    m = InstructModule(cfg)
-    dm = OmniDataModule(cfg, m.model.encoders, m.model.answer_format)
-    dm.setup("fit")
-    batch = next(iter(dm.train_dataloader()))
+    m, batch = instruct_batch(["data.n_train=2", "data.tasks_per_clip=1", "data.batch_size=2", "w_naming=1",
+                               "naming_layer=2"])
+    cfg = m.cfg
     with torch.no_grad():
         out = m.model(batch)
         cut = copy.deepcopy(m.model.llm.get_base_model())

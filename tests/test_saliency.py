@@ -5,8 +5,6 @@ import torch
 import torch.nn.functional as F
 
 from chronus_lab.model.timestamps import AUDIO, VISION
-from chronus_lab.train.config import TrainConfig
-from chronus_lab.train.data import OmniDataModule
 from chronus_lab.train.module import CONFIG_KEY, InstructModule, load_checkpoint
 from chronus_lab.train.saliency import relevant_slices, saliency_loss
 from chronus_lab.world import WorldConfig, make_clip, make_task, slices
@@ -66,20 +64,16 @@ def test_saliency_loss_is_binary_cross_entropy_over_the_feature_positions():
     assert saliency_loss(scores, modality, slice_idx, [None, None, None]) == 0
 
 
-def test_training_on_saliency_marks_the_slices_asked_about_and_the_head_is_training_only(tmp_path):
-    cfg = TrainConfig.load("tiny-sft", ["data.n_train=4", "data.n_val=2", "data.n_test=2", "data.tasks_per_clip=2",
-                                        "data.batch_size=8", "data.eval_kinds=[v2t]", "w_saliency=1",
-                                        "data.mixture={v2t: 1, a2t: 1}", f"out={tmp_path / 'run'}", "progress_bar=false"])
-    torch.manual_seed(0)
-    m = InstructModule(cfg)
-    dm = OmniDataModule(cfg, m.model.encoders, m.model.answer_format)
-    dm.setup("fit")
-    batch = next(iter(dm.train_dataloader()))
+def test_training_on_saliency_marks_the_slices_asked_about_and_the_head_is_training_only(tmp_path, instruct_batch,
+                                                                                        train_on):
+    m, batch = instruct_batch(["data.n_train=4", "data.tasks_per_clip=2", "data.batch_size=8", "w_saliency=1",
+                               "data.mixture={v2t: 1, a2t: 1}"])
+    cfg = m.cfg
 
     def marked_right() -> float:  # share of feature positions the head puts on the right side of 0
         with torch.no_grad():
             out = m.model(batch)
-            scores = m.saliency_head(out.layers[len(out.layers) // 2]).squeeze(-1)
+            scores = m.saliency_scores(out)
         hits = []
         for b, rel in enumerate(batch["relevant"]):
             for p in ((out.modality[b] == VISION) | (out.modality[b] == AUDIO)).nonzero().flatten().tolist():
@@ -89,11 +83,7 @@ def test_training_on_saliency_marks_the_slices_asked_about_and_the_head_is_train
     before = marked_right()
     parts = m.losses(batch)
     assert set(parts) == {"loss", "lm", "saliency"}
-    opt = torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=5e-3)
-    for _ in range(80):
-        opt.zero_grad()
-        m.losses(batch)["saliency"].backward()
-        opt.step()
+    train_on(m, batch, "saliency", steps=80)
     after = marked_right()
     assert after > max(0.9, before + 0.2), (before, after)
     # A checkpoint holds the head and loads back; a stage started from it may leave the head behind.

@@ -47,17 +47,17 @@ class TaskDataset(Dataset):
 
     def __init__(self, clips: list, features: list[dict], tasks: list[tuple[int, Task]], plan):
         self.clips, self.features, self.tasks = clips, features, tasks
-        self.parts = [slices(c, plan) for c in clips]
-        self.boxes = [sounding_boxes(p) for p in self.parts]
-        self.names = [slice_names(p) for p in self.parts]  # what each slice shows / sounds like (w_naming)
+        self.parts = [slices(c, plan) for c in clips]  # each clip cut into slices once; the rest is read off them
 
     def __len__(self) -> int:
         return len(self.tasks)
 
     def __getitem__(self, i: int) -> dict:
         ci, task = self.tasks[i]
-        return {**self.features[ci], "boxes": self.boxes[ci], "names": self.names[ci], "task": task,
-                "relevant": relevant_slices(task.target, self.parts[ci])}  # w_saliency
+        parts = self.parts[ci]
+        return {**self.features[ci], "boxes": sounding_boxes(parts), "task": task,
+                "names": slice_names(parts),  # what each slice shows / sounds like (w_naming)
+                "relevant": relevant_slices(task.target, parts)}  # which slices the question is about (w_saliency)
 
 
 def collate_tasks(rows: list[dict]) -> dict:

@@ -219,6 +219,13 @@ class InstructModule(OmniModule):
         if self.cfg.w_saliency > 0:  # training-only: the answering model never reads it
             self.saliency_head = torch.nn.Linear(self.model.llm.config.hidden_size, 1)
 
+    def saliency_scores(self, out) -> torch.Tensor:
+        """``(B, L)`` logits of "this position's slice is the one asked about", read off the LLM's middle layer
+        (``out.layers[0]`` is the embeddings): deep enough to have read the question, which comes first; shallow
+        enough that the layers above still have to use what it found."""
+        middle = out.layers[len(out.layers) // 2]
+        return self.saliency_head(middle.to(self.saliency_head.weight.dtype)).squeeze(-1)
+
     def losses(self, batch: dict) -> dict[str, torch.Tensor]:
         """LM loss on the answers, plus ``w_naming`` × slice naming (``train/naming.py``) and ``w_saliency`` ×
         slice saliency (``train/saliency.py``) when asked."""
@@ -233,9 +240,7 @@ class InstructModule(OmniModule):
             logits = out.logits if last else self.model.lens_logits(out.layers[layer])
             parts["naming"] = naming_loss(logits, out.modality, out.slice_idx, batch["names"], self._name_targets)
         if saliency:
-            middle = out.layers[len(out.layers) // 2]
-            scores = self.saliency_head(middle.to(self.saliency_head.weight.dtype)).squeeze(-1)
-            parts["saliency"] = saliency_loss(scores, out.modality, out.slice_idx, batch["relevant"])
+            parts["saliency"] = saliency_loss(self.saliency_scores(out), out.modality, out.slice_idx, batch["relevant"])
         loss = out.loss + self.cfg.w_naming * parts.get("naming", 0) + self.cfg.w_saliency * parts.get("saliency", 0)
         return {"loss": loss, **parts}
 
