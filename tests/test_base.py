@@ -36,6 +36,23 @@ def test_output_loads_as_the_tiny_config(quick):
     assert len(model.tokenizer) == model.llm.get_input_embeddings().num_embeddings
 
 
+def test_new_base_models_replace_the_old_ones_and_keep_what_else_the_folder_holds(tmp_path):
+    """``chronus-lab base --out assets/tiny`` must not delete the shipped checkpoint beside the base models."""
+    from chronus_lab.train.base import BASE_PARTS, install
+
+    out, new = tmp_path / "tiny", tmp_path / ".tiny.tmp"
+    for folder, text in ((out, "old"), (new, "new")):
+        for part in BASE_PARTS:
+            (folder / part).parent.mkdir(parents=True, exist_ok=True)
+            (folder / part).write_text(text) if "." in part else (folder / part).mkdir()
+        (folder / "clip" / "weights").write_text(text)
+    (out / "grounding.ckpt").write_text("trained by a user")
+    assert install(new, out) == ["grounding.ckpt"]
+    assert (out / "grounding.ckpt").read_text() == "trained by a user"
+    assert (out / "clip" / "weights").read_text() == "new" and (out / "manifest.json").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny"]  # nothing left behind
+
+
 def test_shipped_assets_are_small_and_recorded():
     manifest = json.loads((ASSETS / "manifest.json").read_text())
     size = sum(p.stat().st_size for p in ASSETS.rglob("*") if p.is_file())

@@ -143,6 +143,37 @@ def test_linear_probe_separates_separable_classes_and_not_noise():
     assert linear_probe(noise[:90], ys[:90], noise[90:], ys[90:]) < 0.7
 
 
+def test_set_probe_reads_bound_objects_and_not_a_bag_of_attributes():
+    """Two objects in a slice: when each token carries a whole object (colour *and* shape), the set probe reads
+    the pair; when colours and shapes sit in separate tokens, "red circle + blue square" and "blue circle + red
+    square" have the same mean token and no probe can tell them apart (the binding problem)."""
+    from chronus_lab.train.probe import set_probe
+
+    colours, shapes = ["red", "blue", "green"], ["circle", "square", "cross"]
+    classes = [f"{c} {s}" for c in colours for s in shapes]
+    g = torch.Generator().manual_seed(0)
+    whole, part = torch.randn(len(classes), 16, generator=g), torch.randn(len(colours) + len(shapes), 16, generator=g)
+
+    def slices(n, bound):
+        xs, ys = [], []
+        for _ in range(n):
+            k = 1 + int(torch.randint(2, (1,), generator=g))
+            cs, ss = torch.randperm(3, generator=g)[:k].tolist(), torch.randperm(3, generator=g)[:k].tolist()
+            names = tuple(f"{colours[c]} {shapes[s]}" for c, s in zip(cs, ss))
+            if bound:  # one token per object, padded with a repeat so every slice has 4 tokens
+                toks = [whole[classes.index(nm)] for nm in names]
+            else:  # a colour token and a shape token per object
+                toks = [t for c, s in zip(cs, ss) for t in (part[c], part[3 + s])]
+            toks = (toks * 4)[:4] if len(toks) < 4 else toks
+            xs.append(torch.stack(toks) + 0.05 * torch.randn(4, 16, generator=g))
+            ys.append(names)
+        return xs, ys
+
+    bound = set_probe(*slices(600, True), *slices(200, True), classes, steps=600)
+    bag = set_probe(*slices(600, False), *slices(200, False), classes, steps=600)
+    assert bound > 0.9 and bag < 0.6, (bound, bag)
+
+
 def test_span_predictions_put_each_answer_on_its_event_row(split):
     from chronus_lab.eval.harness import span_predictions
 
@@ -165,3 +196,4 @@ def test_probe_rows_count_single_label_slices():
     for r in rows:
         assert r["train slices"] > 0 and r["test slices"] > 0 and 0.0 <= r["probe acc"] <= 1.0
         assert r["chance"] == round(1 / r["classes"], 3)
+        assert r["set probe"] is None or 0.0 <= r["set probe"] <= 1.0

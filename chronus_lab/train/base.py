@@ -45,16 +45,19 @@ TRAIN_SEED, HELDOUT_SEED = 20_000, 30_000
 class BaseRecipe:
     """How the tiny base models are made (recorded in assets/tiny/manifest.json)."""
 
-    vision_steps: int = 3000
-    """Shape (not only colour) takes longer to learn from 8-px patches than sound classes do."""
+    vision_steps: int = 6000
+    """Shape (not only colour) takes longer to learn from 8-px patches than sound classes do; two objects at once
+    (which colour goes with which shape) longer still: 3,000 → 6,000 steps lifted the set probe 0.52 → 0.66."""
     distinct_captions: bool = True
     """One example per distinct caption in a contrastive batch (see the module docstring)."""
     audio_steps: int = 300
     lm_steps: int = 600
     batch: int = 64
     lr: float = 2e-3
-    n_clips: int = 300
-    """Training clips (seed TRAIN_SEED); held-out quality is measured on HELDOUT_SEED."""
+    n_clips: int = 3000
+    """Training clips (seed TRAIN_SEED); held-out quality is measured on HELDOUT_SEED. With 300 the vision loss
+    reached 0 — the slices were memorised — and the set probe read 0.19 of the two-object slices; 1,200: 0.37;
+    3,000: 0.52 (3,000 steps each; clips cost milliseconds)."""
     seed: int = 0
     probe_clips: tuple[int, int] = (150, 60)
     """Training and test clips of the linear probe recorded in the manifest (``record_probe``)."""
@@ -228,15 +231,37 @@ def make_base_models(out, recipe: BaseRecipe | None = None, log=print) -> dict:
                            "llm": sum(p.numel() for p in llm.parameters())},
                 "curves": {k: [round(v, 4) for v in c] for k, c in curves.items()}}
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    if out.exists():
-        import shutil
-
-        shutil.rmtree(out)
-    tmp.replace(out)
+    kept = install(tmp, out)
+    if kept:
+        log(f"kept in {out}: {', '.join(kept)} — made on the previous base models; retrain and re-ship what needs them")
     manifest = record_probe(out, *recipe.probe_clips)
     log(f"saved to {out} in {manifest['seconds']} s; linear probe vision {manifest['quality']['vision_probe_accuracy']}, "
         f"audio {manifest['quality']['audio_probe_accuracy']}")
     return manifest
+
+
+BASE_PARTS = ("clap", "clip", "llm", "manifest.json", "tokenizer")
+
+
+def install(new: Path, out: Path) -> list[str]:
+    """Put the base models trained into ``new`` at ``out``, replacing the old ones. Anything else ``out`` holds
+    (``assets/tiny`` also ships the trained grounding checkpoint and its card) is kept, not deleted with the old
+    models; its names are returned."""
+    import shutil
+
+    kept = []
+    if out.exists():
+        for p in sorted(out.iterdir()):
+            if p.name not in BASE_PARTS:
+                p.replace(new / p.name)
+                kept.append(p.name)
+        old = out.parent / f".{out.name}.old"
+        out.replace(old)
+        new.replace(out)
+        shutil.rmtree(old)
+    else:
+        new.replace(out)
+    return kept
 
 
 def tiny_config_from(folder) -> OmniConfig:
@@ -258,7 +283,9 @@ def record_probe(folder, n_train: int = 150, n_test: int = 60) -> dict:
     manifest = json.loads(path.read_text())
     rows = probe_rows(n_train, n_test, cfg=tiny_config_from(folder))
     for row in rows:
-        manifest["quality"][f"{row['features'].split()[0]}_probe_accuracy"] = row["probe acc"]
+        kind = row["features"].split()[0]
+        manifest["quality"][f"{kind}_probe_accuracy"] = row["probe acc"]
+        manifest["quality"][f"{kind}_set_probe_accuracy"] = row["set probe"]  # slices with 2+ objects / sounds
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(manifest, indent=1))
     tmp.replace(path)

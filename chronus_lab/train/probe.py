@@ -8,6 +8,12 @@ For every 0.5 s slice with exactly one visible object (one audible sound), a sof
 on the slice's mean feature vector predicts its class; trained on one world seed, scored on another.
 An LLM reading these features through a projector cannot, in effect, recognise objects much better
 than such a probe — so the probe's accuracy bounds every task that needs the object's name.
+
+A slice often shows two objects at once, and one probe per class cannot see whether "red" belongs to the
+circle or the square. The **set probe** (``set_probe``) asks for the whole set: a per-token MLP, averaged
+over the slice's tokens (the shape of the LLM's projector with a one-token budget), then one sigmoid per class;
+it scores the share of multi-object slices whose set it reads exactly — what "when is the red circle
+visible?" needs wherever another object is on screen.
 """
 from __future__ import annotations
 
@@ -21,16 +27,21 @@ from ..world import WorldConfig, make_clip, slices
 
 
 def slice_examples(encoders: Encoders, seed: int, n_clips: int) -> dict[str, tuple[list, list]]:
-    """Per modality: (mean feature of each single-label slice, its label)."""
+    """Per modality: (the tokens of every slice, the names seen / heard in it)."""
     clips = [make_clip(WorldConfig.tiny(), seed, i) for i in range(n_clips)]
     out = {"vision": ([], []), "audio": ([], [])}
     for clip, feats in zip(clips, encode_clips(encoders, clips)):
         for s in slices(clip, encoders.cfg.plan):
             for name, labels in (("vision", s.seen), ("audio", s.heard)):
-                if len(labels) == 1:
-                    out[name][0].append(feats[name][s.index].mean(0))
-                    out[name][1].append(labels[0])
+                out[name][0].append(feats[name][s.index])
+                out[name][1].append(tuple(labels))
     return out
+
+
+def single_label(tokens: list, labels: list) -> tuple[list, list]:
+    """The slices with exactly one label: (their mean token, the label)."""
+    pairs = [(x.mean(0), y[0]) for x, y in zip(tokens, labels) if len(y) == 1]
+    return [x for x, _ in pairs], [y for _, y in pairs]
 
 
 def linear_probe(x_train, y_train, x_test, y_test, steps: int = 300, lr: float = 1e-2) -> float:
@@ -47,16 +58,59 @@ def linear_probe(x_train, y_train, x_test, y_test, steps: int = 300, lr: float =
     return float(((xte @ w + b).argmax(1) == yte).float().mean())
 
 
+def set_probe(x_train: list, y_train: list, x_test: list, y_test: list, classes: list[str], steps: int = 1500,
+              lr: float = 2e-3, width: int = 128, seed: int = 0) -> float:
+    """Share of the test slices with two or more labels whose label *set* a probe reads exactly (NaN: none).
+
+    ``x``: ``(tokens, D)`` per slice; ``y``: the names in it. The probe: Linear → GELU → Linear on every token,
+    the mean over the slice's tokens, one logit per class (BCE; present = logit > 0), trained on all slices."""
+    torch.manual_seed(seed)
+    xtr, xte = torch.stack(x_train), torch.stack(x_test)
+    mu, sd = xtr.mean((0, 1)), xtr.std((0, 1)) + 1e-6
+    xtr, xte = (xtr - mu) / sd, (xte - mu) / sd
+
+    def onehot(ys):
+        out = torch.zeros(len(ys), len(classes))
+        for i, y in enumerate(ys):
+            out[i, [classes.index(c) for c in y]] = 1.0
+        return out
+
+    ytr, yte = onehot(y_train), onehot(y_test)
+    net = torch.nn.Sequential(torch.nn.Linear(xtr.shape[-1], width), torch.nn.GELU(), torch.nn.Linear(width, width))
+    head = torch.nn.Linear(width, len(classes))
+    gen = torch.Generator().manual_seed(seed)
+
+    def loss_at(_):
+        i = torch.randint(len(xtr), (min(256, len(xtr)),), generator=gen)
+        return F.binary_cross_entropy_with_logits(head(net(xtr[i]).mean(1)), ytr[i])
+
+    fit([*net.parameters(), *head.parameters()], loss_at, steps, lr)
+    many = yte.sum(1) >= 2
+    if not many.any():
+        return float("nan")
+    with torch.no_grad():
+        read = head(net(xte[many]).mean(1)) > 0
+    return float((read == yte[many].bool()).all(1).float().mean())
+
+
 def probe_rows(n_train: int = 150, n_test: int = 60, cfg: OmniConfig | None = None) -> list[dict]:
     """One row per modality: the probe's test accuracy on the frozen encoders of ``cfg`` (tiny by default)."""
     torch.manual_seed(0)
     enc = Encoders(cfg or OmniConfig.tiny())
     train, test = slice_examples(enc, 1000, n_train), slice_examples(enc, 3000, n_test)
+    world = WorldConfig.tiny()
     rows = []
-    for name in ("vision", "audio"):
-        n_classes = len(set(train[name][1]) | set(test[name][1]))
+    for name, classes in (("vision", world.object_classes), ("audio", list(world.sounds))):
+        one_tr, one_te = single_label(*train[name]), single_label(*test[name])
+        n_classes = len(set(one_tr[1]) | set(one_te[1]))
         rows.append({"features": f"{name} (frozen, mean over tokens)", "classes": n_classes,
-                     "train slices": len(train[name][1]), "test slices": len(test[name][1]),
-                     "probe acc": round(linear_probe(*train[name], *test[name]), 3),
-                     "chance": round(1 / n_classes, 3)})
+                     "train slices": len(one_tr[1]), "test slices": len(one_te[1]),
+                     "probe acc": round(linear_probe(*one_tr, *one_te), 3),
+                     "chance": round(1 / n_classes, 3),
+                     "multi slices": sum(len(y) >= 2 for y in test[name][1]),
+                     "set probe": _rounded(set_probe(*train[name], *test[name], classes))})
     return rows
+
+
+def _rounded(x: float) -> float | None:
+    return None if x != x else round(x, 3)  # NaN (no multi-label test slice) → None: JSON has no NaN
