@@ -157,7 +157,7 @@ def mean_std(values: list[float]) -> str:
 
 def format_table(rows: list[dict]) -> str:
     """A plain-text table (one row per dict), for notebooks and the ``bench`` commands; a missing
-    value (``nan``) prints as ``-``.
+    value (``nan`` or ``None``) prints as ``-``.
 
     >>> print(format_table([{"kind": "v2t", "mIoU": 0.5}, {"kind": "a2v", "mIoU": float("nan")}]))
     kind | mIoU
@@ -166,7 +166,7 @@ def format_table(rows: list[dict]) -> str:
      a2v |    -
     """
     cols = list(rows[0])
-    cell = lambda v: "-" if isinstance(v, float) and v != v else str(v)  # noqa: E731
+    cell = lambda v: "-" if v is None or (isinstance(v, float) and v != v) else str(v)  # noqa: E731
     width = {c: max(len(str(c)), *(len(cell(r[c])) for r in rows)) for c in cols}
     line = lambda r: " | ".join(cell(r[c]).rjust(width[c]) for c in cols)  # noqa: E731
     return "\n".join([line({c: c for c in cols}), "-+-".join("-" * width[c] for c in cols)] + [line(r) for r in rows])
