@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from ..model.config import OmniConfig
 from ..model.encoders import Encoders, encode_clips
+from ..model.projectors import MLPProjector
 from .loop import fit
 from ..world import WorldConfig, make_clip, slices
 
@@ -62,8 +63,9 @@ def set_probe(x_train: list, y_train: list, x_test: list, y_test: list, classes:
               lr: float = 2e-3, width: int = 128, seed: int = 0) -> float:
     """Share of the test slices with two or more labels whose label *set* a probe reads exactly (NaN: none).
 
-    ``x``: ``(tokens, D)`` per slice; ``y``: the names in it. The probe: Linear → GELU → Linear on every token,
-    the mean over the slice's tokens, one logit per class (BCE; present = logit > 0), trained on all slices."""
+    ``x``: ``(tokens, D)`` per slice; ``y``: the names in it. The probe: the ``mlp`` projector (Linear → GELU →
+    Linear on every token, averaged to one token), one logit per class (BCE; present = logit > 0), trained on all
+    slices."""
     torch.manual_seed(seed)
     xtr, xte = torch.stack(x_train), torch.stack(x_test)
     mu, sd = xtr.mean((0, 1)), xtr.std((0, 1)) + 1e-6
@@ -76,20 +78,21 @@ def set_probe(x_train: list, y_train: list, x_test: list, y_test: list, classes:
         return out
 
     ytr, yte = onehot(y_train), onehot(y_test)
-    net = torch.nn.Sequential(torch.nn.Linear(xtr.shape[-1], width), torch.nn.GELU(), torch.nn.Linear(width, width))
+    net = MLPProjector(xtr.shape[-1], width, n_out=1)  # the LLM's projector with a one-token budget
     head = torch.nn.Linear(width, len(classes))
+    read_out = lambda x: head(net(x.unsqueeze(1))[:, 0, 0])  # noqa: E731  (M, N, D) → (M, classes)
     gen = torch.Generator().manual_seed(seed)
 
     def loss_at(_):
         i = torch.randint(len(xtr), (min(256, len(xtr)),), generator=gen)
-        return F.binary_cross_entropy_with_logits(head(net(xtr[i]).mean(1)), ytr[i])
+        return F.binary_cross_entropy_with_logits(read_out(xtr[i]), ytr[i])
 
     fit([*net.parameters(), *head.parameters()], loss_at, steps, lr)
     many = yte.sum(1) >= 2
     if not many.any():
         return float("nan")
     with torch.no_grad():
-        read = head(net(xte[many]).mean(1)) > 0
+        read = read_out(xte[many]) > 0
     return float((read == yte[many].bool()).all(1).float().mean())
 
 
