@@ -105,8 +105,9 @@ def _eval(args) -> None:
     module = load_checkpoint(args.ckpt)
     at = module.loaded_from
     t0 = time.perf_counter()
-    ev = evaluate_module(module, split=args.split, limit_per_kind=args.limit)
-    print(f"{args.ckpt} (epoch {at['epoch']}, step {at['global_step']}): {args.split} split, "
+    ev = evaluate_module(module, split=args.split, limit_per_kind=args.limit, world=args.world)
+    world = f" of world {args.world!r}" if args.world else ""
+    print(f"{args.ckpt} (epoch {at['epoch']}, step {at['global_step']}): {args.split} split{world}, "
           f"{len(ev.predictions)} questions, {time.perf_counter() - t0:.0f} s")
     print(ev.table())
 
@@ -281,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--ckpt", required=True)
     e.add_argument("--split", choices=["val", "test"], default="test")
     e.add_argument("--limit", type=int, default=None, help="at most this many questions per task kind")
+    e.add_argument("--world", default=None, help="test clips from another world than training's, e.g. '12-16s' "
+                   "(longer clips) or 'tiny, 5-6 events' (more events); chance still from the training answers")
     e.add_argument("--threads", type=int, default=None)
     e.set_defaults(func=_eval)
 

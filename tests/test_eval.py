@@ -96,6 +96,26 @@ def test_oracle_scores_perfectly_and_nonsense_scores_zero(split):
     assert {r["who"] for r in oracle.rows} == {"model", "chance"}
 
 
+def test_avfc_is_scored_per_claim_type(split):
+    """A model that judges only spatial claims and calls every other claim true: its spatial row is perfect,
+    and each other type's F1 is what "always true" earns there, counted from the claims themselves."""
+    dataset, fmt = split
+    clips = dataset.clips
+    tasks = [(ci, t) for ci, c in enumerate(clips) for s in range(8) if (t := make_task(c, "avfc", seed=s, fmt=fmt))]
+    claims = TaskDataset(clips, dataset.features, tasks, 0.5)
+    answer = lambda t: t.answer if t.target["type"] == "spatial" else "true"  # noqa: E731
+    ev = evaluate(Scripted(claims, answer), claims, [t for _, t in tasks], fmt)
+    by_type = {kind: [t for _, t in tasks if t.target["type"] == kind] for kind in ("spatial", "temporal", "both", "global")}
+    assert all(by_type.values()), "every claim type must occur in this test's claims"
+    assert sum(int(ev.value(f"avfc {k}", "model", "n")) for k in by_type) == len(tasks)
+    assert ev.value("avfc spatial", "model", "F1") == pytest.approx(1.0)
+    for kind in ("temporal", "both", "global"):
+        n_true = sum(t.answer == "true" for t in by_type[kind])
+        n_false = len(by_type[kind]) - n_true
+        assert ev.value(f"avfc {kind}", "model", "F1") == pytest.approx(2 * n_true / (2 * n_true + n_false))
+        assert ev.value(f"avfc {kind}", "model", "acc") == pytest.approx(n_true / len(by_type[kind]))
+
+
 def test_chance_rows_come_from_training_answers_never_from_test_answers(split):
     """Training and test priors are made to disagree; chance must follow training only."""
     from chronus_lab.world.tasks import Task
@@ -192,7 +212,7 @@ def test_probe_rows_count_single_label_slices():
     from chronus_lab.experiments.probe import run
 
     rows = run(n_train=4, n_test=3)
-    assert [r["features"].split()[0] for r in rows] == ["vision", "audio"]
+    assert [r["modality"] for r in rows] == ["vision", "audio"]
     for r in rows:
         assert r["train slices"] > 0 and r["test slices"] > 0 and 0.0 <= r["probe acc"] <= 1.0
         assert r["chance"] == round(1 / r["classes"], 3)

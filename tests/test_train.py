@@ -305,6 +305,11 @@ def test_cli_train_then_eval(tmp_path, capsys):
     assert main(["eval", "--ckpt", str(out / "checkpoints" / "last.ckpt"), "--limit", "2"]) == 0
     text = capsys.readouterr().out
     assert "trained in" in text and "chance" in text and "implicit (a2v+v2a)" in text
+    ckpt = str(out / "checkpoints" / "last.ckpt")
+    assert main(["eval", "--ckpt", ckpt, "--limit", "2", "--world", "tiny, 5-6 events"]) == 0
+    assert "test split of world 'tiny, 5-6 events'" in capsys.readouterr().out
+    assert main(["eval", "--ckpt", ckpt, "--world", "huge"]) == 2  # one message, no traceback
+    assert "data.world" in capsys.readouterr().err
     assert main(["train", "--config", "tiny-sft", "--set", "stage=9"]) == 2
 
 

@@ -118,3 +118,19 @@ def test_varying_durations():
 def test_bad_config_names_the_field(kwargs, field):
     with pytest.raises(ConfigError, match=field.replace("/", ".")):
         WorldConfig(**kwargs)
+
+
+def test_a_named_world_can_ask_for_more_events_than_training_had():
+    """``"tiny, 5-6 events"``: the default 8 s clips with 5–6 events each (training clips have 2–4), classes
+    still unique in a clip; a name the grammar does not know is one ConfigError that shows the grammar."""
+    crowded = WorldConfig.named("tiny, 5-6 events")
+    clips = [make_clip(crowded, 3, i) for i in range(8)]
+    assert all(5 <= len(c.events) <= 6 for c in clips)
+    for clip in clips:
+        seen = [e.object for e in clip.events if e.kind in ("av", "v")]
+        heard = [e.sound for e in clip.events if e.kind in ("av", "a")]
+        assert len(set(seen)) == len(seen) and len(set(heard)) == len(heard)
+    assert WorldConfig.named("12-16s, 2-4 events").max_duration == 16.0
+    for bad in ("tiny, lots", "tiny, 9-10 events", "huge"):
+        with pytest.raises(ConfigError, match="data.world"):
+            WorldConfig.named(bad)

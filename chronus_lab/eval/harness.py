@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..model.omni import collate
-from ..world.tasks import Task, format_box
+from ..world.tasks import AVFC_TYPES, Task, format_box
 from . import metrics as M
 
 LABEL_KINDS = ("t2v", "t2a", "a2v", "v2a", "order", "avqa")
@@ -157,19 +157,26 @@ def span_predictions(ev: Evaluation, clips: list, fmt, kinds=("v2t", "a2t")) -> 
 
 
 def table_rows(preds: list[Prediction], chance_text: dict[str, list], fmt) -> list[dict]:
-    """A model row and a chance row for each headline group, then each kind (floats, not strings)."""
+    """A model row and a chance row for each headline group, then each kind, then AVFC per claim type
+    (Meerkat reports AVFC's types apart: a model may judge sounds well and boxes badly). Floats, not strings."""
     by_kind = defaultdict(list)
     for p in preds:
         by_kind[p.task.kind].append(p)
+    paired = {k: list(zip(ps, chance_text[k])) for k, ps in by_kind.items()}  # each answer beside its chance guess
     kinds = [k for k in (*SPAN_KINDS, *LABEL_KINDS, "arig", "avfc", "avcap") if k in by_kind]
     groups = [(name, [k for k in ks if k in by_kind]) for name, ks in GROUPS.items()]
+    blocks = [(name, [pg for k in ks for pg in paired[k]]) for name, ks in groups if ks]
+    blocks += [(k, paired[k]) for k in kinds]
+    blocks += [(f"avfc {kind}", [pg for pg in paired.get("avfc", []) if pg[0].task.target.get("type") == kind])
+               for kind in AVFC_TYPES]
     rows = []
-    for name, members in [(n, ks) for n, ks in groups if ks] + [(k, [k]) for k in kinds]:
-        ps = [p for k in members for p in by_kind[k]]
-        tasks = [p.task for p in ps]
-        guesses = [t for k in members for t in chance_text[k]]
-        model_m = score(members[0], tasks, [p.text for p in ps], fmt)
-        chance_m = (score(members[0], tasks, guesses, fmt) if all(g is not None for g in guesses)
+    for name, pairs in blocks:
+        if not pairs:
+            continue
+        ps, guesses = [p for p, _ in pairs], [g for _, g in pairs]
+        tasks, kind = [p.task for p in ps], ps[0].task.kind
+        model_m = score(kind, tasks, [p.text for p in ps], fmt)
+        chance_m = (score(kind, tasks, guesses, fmt) if all(g is not None for g in guesses)
                     else dict.fromkeys(model_m, NAN))
         for who, m in (("model", model_m), ("chance", chance_m)):
             rows.append({"task": name, "who": who, "n": len(ps), **{c: m.get(c, NAN) for c in COLUMNS}})

@@ -282,9 +282,8 @@ def record_probe(folder, n_train: int = 150, n_test: int = 60) -> dict:
     manifest = json.loads(path.read_text())
     rows = probe_rows(n_train, n_test, cfg=tiny_config_from(folder))
     for row in rows:
-        kind = row["features"].split()[0]
-        manifest["quality"][f"{kind}_probe_accuracy"] = row["probe acc"]
-        manifest["quality"][f"{kind}_set_probe_accuracy"] = row["set probe"]  # slices with 2+ objects / sounds
+        manifest["quality"][f"{row['modality']}_probe_accuracy"] = row["probe acc"]
+        manifest["quality"][f"{row['modality']}_set_probe_accuracy"] = row["set probe"]  # slices with 2+ objects / sounds
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(manifest, indent=1))
     tmp.replace(path)

@@ -106,7 +106,7 @@ def probe_rows(n_train: int = 150, n_test: int = 60, cfg: OmniConfig | None = No
     for name, classes in (("vision", world.object_classes), ("audio", list(world.sounds))):
         one_tr, one_te = single_label(*train[name]), single_label(*test[name])
         n_classes = len(set(one_tr[1]) | set(one_te[1]))
-        rows.append({"features": f"{name} (frozen, mean over tokens)", "classes": n_classes,
+        rows.append({"modality": name, "features": "frozen, mean over tokens", "classes": n_classes,
                      "train slices": len(one_tr[1]), "test slices": len(one_te[1]),
                      "probe acc": round(linear_probe(*one_tr, *one_te), 3),
                      "chance": round(1 / n_classes, 3),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from ..errors import ConfigError, check_fields
 from ..typed import check_types
@@ -136,14 +136,30 @@ class WorldConfig:
     @classmethod
     def named(cls, name: str) -> "WorldConfig":
         """The world a config names (``data.world``): ``"tiny"``, ``"varying"`` or a range of clip lengths
-        ``"<shortest>-<longest>s"`` (``"4-12s"``) — the one place that choice is made."""
+        ``"<shortest>-<longest>s"`` (``"4-12s"``), optionally with a range of events per clip after a comma
+        (``"tiny, 5-6 events"``: more events than the default 2–4) — the one place that choice is made."""
+        lengths, _, events = str(name).partition(",")
+        world = cls._named_lengths(lengths, name)
+        if not events:
+            return world
+        m = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*events\s*", events)
+        if not m:
+            raise ConfigError(f"data.world is {name!r}; after the comma give a range of events per clip, "
+                              "like 'tiny, 5-6 events'")
+        try:
+            return replace(world, min_events=int(m.group(1)), max_events=int(m.group(2)))
+        except ConfigError as e:
+            raise ConfigError(f"data.world {name!r}: {e}") from None
+
+    @classmethod
+    def _named_lengths(cls, lengths: str, name: str) -> "WorldConfig":
         worlds = {"tiny": cls.tiny, "varying": cls.varying}
-        if name in worlds:
-            return worlds[name]()
-        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*s\s*", str(name))
+        if lengths.strip() in worlds:
+            return worlds[lengths.strip()]()
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*s\s*", lengths)
         if not m:
             raise ConfigError(f"data.world is {name!r}; use one of {sorted(worlds)} or a range of clip lengths "
-                              "like '4-12s'")
+                              "like '4-12s', optionally followed by a range of events like ', 5-6 events'")
         try:
             return cls.lengths(float(m.group(1)), float(m.group(2)))
         except ConfigError as e:
