@@ -302,10 +302,10 @@ def test_cli_train_then_eval(tmp_path, capsys):
     args = ["train", "--config", "tiny-align", "--set", "data.n_train=4", "data.n_val=2", "data.n_test=2",
             "data.tasks_per_clip=2", "data.batch_size=4", "max_epochs=1", "progress_bar=false", f"out={out}"]
     assert main(args) == 0
-    assert main(["eval", "--ckpt", str(out / "checkpoints" / "last.ckpt"), "--limit", "2"]) == 0
+    ckpt = str(out / "checkpoints" / "last.ckpt")
+    assert main(["eval", "--ckpt", ckpt, "--limit", "2"]) == 0
     text = capsys.readouterr().out
     assert "trained in" in text and "chance" in text and "implicit (a2v+v2a)" in text
-    ckpt = str(out / "checkpoints" / "last.ckpt")
     assert main(["eval", "--ckpt", ckpt, "--limit", "2", "--world", "tiny, 5-6 events"]) == 0
     assert "test split of world 'tiny, 5-6 events'" in capsys.readouterr().out
     assert main(["eval", "--ckpt", ckpt, "--world", "huge"]) == 2  # one message, no traceback

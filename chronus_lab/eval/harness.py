@@ -167,8 +167,8 @@ def table_rows(preds: list[Prediction], chance_text: dict[str, list], fmt) -> li
     groups = [(name, [k for k in ks if k in by_kind]) for name, ks in GROUPS.items()]
     blocks = [(name, [pg for k in ks for pg in paired[k]]) for name, ks in groups if ks]
     blocks += [(k, paired[k]) for k in kinds]
-    blocks += [(f"avfc {kind}", [pg for pg in paired.get("avfc", []) if pg[0].task.target.get("type") == kind])
-               for kind in AVFC_TYPES]
+    blocks += [(f"avfc {claim}", [pg for pg in paired.get("avfc", []) if pg[0].task.target.get("type") == claim])
+               for claim in AVFC_TYPES]
     rows = []
     for name, pairs in blocks:
         if not pairs:
