@@ -17,6 +17,7 @@
     chronus-lab bench probe                                   # linear probes: what the frozen encoders can tell
     chronus-lab ship --ckpt runs/tiny-grounding/checkpoints/last.ckpt --name grounding   # into assets/tiny
     chronus-lab explore [--ckpt …]                            # the explorer notebook in JupyterLab
+    chronus-lab bench worlds [--ckpt C] [--worlds W …]        # a checkpoint on other clip lengths / more events
     chronus-lab bench explorer                                # ms per slider move in the explorer
     chronus-lab features --config tiny-sft --set data.cache=data/features   # encode once; reruns skip what is there
     chronus-lab plan --config full-sft --devices 4 --gpu-mem 80   # GPU memory per device, planned on the CPU
@@ -75,7 +76,7 @@ def _bench(args) -> None:
     setup(seed=0, threads=args.threads, quiet=True)
     rows = run(args.what, recipe=args.recipe, overrides=args.set, limit_per_kind=args.limit, n=args.n,
                steps=args.steps, n_train=args.n_train, n_test=args.n_test, ckpt=args.ckpt, seeds=args.seeds,
-               ablations=args.ablations or None)
+               ablations=args.ablations or None, worlds=args.worlds)
     print(format_table(rows))
 
 
@@ -257,6 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--n-test", type=int, default=None, help="test clips (experiments; each has its default)")
     be.add_argument("--ckpt", default=None, help="the checkpoint (rl: the SFT start, default the shipped model; explorer)")
     be.add_argument("--ablations", action="store_true", help="rl: also GRPO − order reward, − cross-modal reward, β = 0")
+    be.add_argument("--worlds", nargs="+", default=None, metavar="WORLD",
+                    help="worlds: test worlds after the trained one (default tiny, 4-8s, 12-16s, 16-24s, 'tiny, 5-6 events')")
     be.add_argument("--seeds", type=int, default=None, help="runs per variant (rl, time; default 3)")
     be.add_argument("--threads", type=int, default=1)
     be.set_defaults(func=_bench)

@@ -67,3 +67,38 @@ def test_interleave_layout(tiny_tok):
     assert TIME not in none.modality and len(text) > len(interleave(tiny_tok, TokenTime(), [0.0, 0.5, 1.0], 4, 2, "q?")) > len(none)
     first = interleave(tiny_tok, TokenTime(), [0.0, 0.5, 1.0], 4, 2, "q?", question_first=True)
     assert first.modality[1] == TEXT and first.slice_idx[-1] == 2
+
+
+def test_question_again_writes_the_question_on_both_sides_of_the_clip(tiny_tok):
+    from chronus_lab.model.timestamps import interleave
+
+    q = "When is the red circle on screen?"
+    q_ids = tiny_tok(f" {q}", add_special_tokens=False).input_ids
+    lay = interleave(tiny_tok, TokenTime(), [0.0, 0.5], 1, 1, q, "<t_1> <t_2>", question_first=True,
+                     question_again=True)
+    clip = [i for i, s in enumerate(lay.slice_idx) if s >= 0]
+    before, after = lay.ids[1:clip[0]], lay.ids[clip[-1] + 1:]
+    assert before == q_ids and after[:len(q_ids)] == q_ids
+    assert not any(lay.is_answer[: clip[-1] + 1 + len(q_ids)])  # neither copy is trained as an answer
+    assert all(lay.is_answer[clip[-1] + 1 + len(q_ids):])
+
+
+def test_question_again_needs_question_first():
+    from chronus_lab.model.config import OmniConfig, OmniConfigError
+
+    with pytest.raises(OmniConfigError, match="question_first"):
+        OmniConfig.tiny(question_again=True)
+    assert OmniConfig.tiny(question_first=True, question_again=True).question_again
+
+
+def test_the_planner_leaves_room_for_the_longest_question_and_answer(tiny_tok):
+    from chronus_lab.train.plan import QUESTION_TOKENS, TEXT_TOKENS
+    from chronus_lab.world import WorldConfig, make_clip, make_tasks
+    from chronus_lab.world.time_format import TextTime, TokenTime
+
+    n = lambda text: len(tiny_tok(f" {text}", add_special_tokens=False).input_ids)  # noqa: E731
+    tasks = [t for i in range(40) for fmt in (TokenTime(), TextTime())
+             for t in make_tasks(make_clip(WorldConfig(), 3, i), seed=3, fmt=fmt)]
+    assert {t.kind for t in tasks} >= {"avfc", "avcap", "igatl", "arig"}  # the long ones are among them
+    assert max(n(t.question) for t in tasks) <= QUESTION_TOKENS
+    assert max(n(t.question) + n(t.answer) + 1 for t in tasks) <= TEXT_TOKENS

@@ -310,6 +310,15 @@ def test_cli_train_then_eval(tmp_path, capsys):
     assert "test split of world 'tiny, 5-6 events'" in capsys.readouterr().out
     assert main(["eval", "--ckpt", ckpt, "--world", "huge"]) == 2  # one message, no traceback
     assert "data.world" in capsys.readouterr().err
+    # bench worlds: the trained world first, then each asked-for world once, with its chance
+    from chronus_lab.experiments import run
+
+    rows = run("worlds", ckpt=ckpt, worlds=["4-6s", "tiny"], n_test=2, limit_per_kind=1, log=lambda *_: None)
+    assert [r["world"] for r in rows] == ["tiny (trained on)", "4-6s"]
+    assert all(0 <= r["explicit mIoU"] <= 1 and 0 <= r["explicit chance"] <= 1 and 0 <= r["implicit acc"] <= 1
+               for r in rows)
+    assert main(["bench", "worlds", "--ckpt", ckpt, "--worlds", "nowhere"]) == 2
+    assert "data.world" in capsys.readouterr().err
     assert main(["train", "--config", "tiny-sft", "--set", "stage=9"]) == 2
 
 

@@ -21,6 +21,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "lora": ("lora", "notebook 07: LoRA r 4 / 16 / 32 vs full fine-tuning, same budget"),
     "explorer": ("explorer", "notebook 09: time per slider move, clip opened and question asked in the explorer"),
     "memory": ("data_memory", "notebook 10: peak memory of the training data against the number of clips, cache vs RAM"),
+    "worlds": ("worlds", "a checkpoint (--ckpt, default the shipped model) on test clips of other lengths and event counts"),
     "rl": ("rl", "notebook 08: SFT → + PPO and → + GRPO from one checkpoint (--ckpt), mean ± std over seeds"),
 }
 """``name → (module in this package, what it measures)``."""

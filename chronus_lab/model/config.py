@@ -86,6 +86,10 @@ class OmniConfig:
     """Audio tokens per slice after the projector."""
     question_first: bool = False
     """Put the question before the clip (a lever for small models: they read the clip knowing what to look for)."""
+    question_again: bool = False
+    """With ``question_first``, write the question a second time after the clip: the answer then reads it at
+    the same distance whatever the clip's length (a model trained on one length otherwise learns where the
+    question sits from the answer, and writes nonsense on clips of any other length — README)."""
     dtype: str = "float32"
     """``"bfloat16"`` at full scale on GPUs."""
     fusion: str = "none"
@@ -115,6 +119,8 @@ class OmniConfig:
             (self.audio_projector in ("linear", "mlp", "stack_mlp", "conv"), "audio_projector", "unknown kind"),
             (self.dtype in ("float32", "bfloat16", "float16"), "dtype", "use float32, bfloat16 or float16"),
             (self.fusion in ("none", "early"), "fusion", "use 'none' or 'early'"),
+            (self.question_first or not self.question_again, "question_again",
+             "repeats a question written before the clip: set question_first too"),
         ]
         check_fields("OmniConfig", checks, OmniConfigError)
         from ..world.slices import SlicePlanError

@@ -133,7 +133,7 @@ class OmniModel(nn.Module):
         answers = batch.get("answers") or [None] * n
         prefixes = batch.get("prefixes") or [None] * n
         return [interleave(self.tokenizer, self.time_format, times, self.cfg.vision_tokens, self.cfg.audio_tokens,
-                           q, a, self.cfg.question_first, p)
+                           q, a, self.cfg.question_first, p, self.cfg.question_again)
                 for times, q, a, p in zip(batch["times"], batch["questions"], answers, prefixes)]
 
     def embed(self, batch: dict, pad_left: bool = False) -> dict[str, torch.Tensor]:

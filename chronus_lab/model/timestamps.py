@@ -48,7 +48,7 @@ def answer_ids(tokenizer, answer: str) -> list[int]:
 
 def interleave(tokenizer, fmt: TimeFormat | None, times, n_vision: int, n_audio: int,
                question: str, answer: str | None = None, question_first: bool = False,
-               prefix: str | None = None) -> Layout:
+               prefix: str | None = None, question_again: bool = False) -> Layout:
     """Lay out ``<s> [time_k, v_k…, a_k…] for each slice k, question, answer </s>``.
 
     ``times`` are the slices' times in seconds (``slice_times`` / the features' ``times``: each slice's start,
@@ -56,7 +56,7 @@ def interleave(tokenizer, fmt: TimeFormat | None, times, n_vision: int, n_audio:
     a real time, whatever the slice plan.
     ``fmt`` None drops the time representation (the ablation of notebook 04): only the order of the
     groups is left. With
-    ``question_first`` the question precedes the clip. The answer (and ``</s>``) is the only part
+    ``question_first`` the question precedes the clip (and, with ``question_again`` too, follows it once more). The answer (and ``</s>``) is the only part
     marked ``is_answer``: the LM loss is computed there alone. ``prefix`` (e.g. a system prompt of
     varying length) goes right after ``<s>``, shifting where the clip starts.
     """
@@ -76,7 +76,7 @@ def interleave(tokenizer, fmt: TimeFormat | None, times, n_vision: int, n_audio:
             lay.add(enc(fmt.time(float(t))), TIME, k)
         lay.add([FEATURE] * n_vision, VISION, k)
         lay.add([FEATURE] * n_audio, AUDIO, k)
-    if not question_first:
+    if not question_first or question_again:
         lay.add(q_ids, TEXT)
     if answer is not None:
         lay.add(answer_ids(tokenizer, answer) + [tokenizer.eos_token_id], TEXT, answer=True)

@@ -37,8 +37,11 @@ GIB = 2**30
 OVERHEAD_GIB = 1.5
 """CUDA context (~0.5 GiB) and the caching allocator's fragmentation: an allowance, not a measurement."""
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
-TEXT_TOKENS = 48
-"""Question + answer + ``</s>`` tokens allowed per example (the world's longest question is ~20 tokens)."""
+TEXT_TOKENS = 72
+"""Question + answer + ``</s>`` tokens allowed per example (the world's longest with the tiny tokenizer: an AVFC
+claim, 62 + 2 tokens; checked in ``tests/test_timestamps.py``)."""
+QUESTION_TOKENS = 64
+"""The world's longest question (an AVFC claim, 62 tokens), written a second time with ``question_again``."""
 TEXT_TIME_TOKENS = 7
 """Tokens of one ``second{12.5}`` time with a hub tokenizer (Llama and Qwen split it into ~7 pieces)."""
 
@@ -164,7 +167,8 @@ def sequence_length(cfg: TrainConfig) -> int:
     world = WorldConfig.named(cfg.data.world)
     slices = ocfg.plan.n_slices(world.max_duration, world.fps)  # the plan's count only grows with the length
     time_tokens = {"token": 1, "text": TEXT_TIME_TOKENS, "none": 0}[ocfg.time_format]
-    return 1 + slices * (time_tokens + ocfg.vision_tokens + ocfg.audio_tokens) + TEXT_TOKENS
+    again = QUESTION_TOKENS if ocfg.question_again else 0
+    return 1 + slices * (time_tokens + ocfg.vision_tokens + ocfg.audio_tokens) + TEXT_TOKENS + again
 
 
 def plan(cfg: TrainConfig, devices: int = 1, gpu_mem_gib: float = 80.0, strategy: str | None = None,
