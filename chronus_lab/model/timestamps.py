@@ -55,9 +55,9 @@ def interleave(tokenizer, fmt: TimeFormat | None, times, n_vision: int, n_audio:
     or its middle for Meerkat's one image): the time written before group k is ``fmt.time(times[k])`` —
     a real time, whatever the slice plan.
     ``fmt`` None drops the time representation (the ablation of notebook 04): only the order of the
-    groups is left. With
-    ``question_first`` the question precedes the clip (and, with ``question_again`` too, follows it once more). The answer (and ``</s>``) is the only part
-    marked ``is_answer``: the LM loss is computed there alone. ``prefix`` (e.g. a system prompt of
+    groups is left. With ``question_first`` the question precedes the clip (with ``question_again`` too, it
+    follows the clip once more). The answer (and ``</s>``) is the only part marked ``is_answer``: the LM loss
+    is computed there alone. ``prefix`` (e.g. a system prompt of
     varying length) goes right after ``<s>``, shifting where the clip starts.
     """
     enc = lambda text: tokenizer(text, add_special_tokens=False).input_ids  # noqa: E731
