@@ -104,6 +104,47 @@ def test_rank_shards_of_the_sampler_make_the_one_process_batches():
             assert ranks == sorted(order[i * W * B:(i + 1) * W * B])
 
 
+def test_grouping_by_length_keeps_the_epoch_and_cuts_the_padding():
+    """With lengths, every step's W·B examples have similar lengths (padding measured against random order),
+    the epoch is still a permutation that changes with the epoch, and rank shards still make the one-process
+    steps."""
+    B, W, n = 4, 2, 400
+    lengths = torch.randint(8, 33, (n,), generator=torch.Generator().manual_seed(3)).tolist()
+
+    def padding(order):  # padded positions / real positions over the full steps
+        steps = [order[i:i + W * B] for i in range(0, n - n % (W * B), W * B)]
+        return sum(max(lengths[i] for i in s) * len(s) - sum(lengths[i] for i in s) for s in steps) / sum(lengths)
+
+    plain, grouped = EpochSampler(n, seed=5), EpochSampler(n, seed=5, lengths=lengths, batch=W * B)  # one process
+    assert padding(list(grouped)) < 0.05 < 0.3 < padding(list(plain))
+    assert sorted(grouped) == list(range(n))
+    first = list(grouped)
+    grouped.set_epoch(1)
+    assert list(grouped) != first and sorted(grouped) == list(range(n))
+    shards = []
+    for r in range(W):
+        s = EpochSampler(n, seed=5, rank=r, world=W, lengths=lengths, batch=B)
+        s.set_epoch(1)
+        shards.append(list(s))
+    order = list(grouped)
+    for i in range(n // (W * B)):
+        assert sorted(x for shard in shards for x in shard[i * B:(i + 1) * B]) == sorted(order[i * W * B:(i + 1) * W * B])
+
+
+def test_the_data_module_groups_batches_by_clip_length(tmp_path, module):
+    """On clips of 4-16 s, grouped batches are padded to fewer slices than the same tasks in random order."""
+    widths = {}
+    for grouped in (False, True):
+        cfg = small(tmp_path)
+        cfg.data.world, cfg.data.n_train, cfg.data.group_by_length = "4-16s", 24, grouped
+        dm = OmniDataModule(cfg, module.model.encoders, module.model.answer_format)
+        dm.setup("fit")
+        widths[grouped] = [b["vision"].shape[1] for b in dm.train_dataloader()]
+    lengths = [len(dm.splits["train"].parts[ci]) for ci, _ in dm.splits["train"].tasks]
+    assert max(lengths) - min(lengths) >= 8  # the clips do vary
+    assert len(widths[True]) == len(widths[False]) and sum(widths[True]) < 0.85 * sum(widths[False])
+
+
 def test_curriculum_epochs_train_on_single_hop_only(tmp_path, module):
     cfg = small(tmp_path)
     cfg.data.curriculum_epochs = 1

@@ -63,6 +63,9 @@ class DataSpec:
     curriculum_epochs: int = 0
     """For the first N epochs train on single-hop kinds only (time ↔ what), then on the full mix."""
     batch_size: int = 16
+    group_by_length: bool = False
+    """Batch clips of similar length together (``EpochSampler``): a batch is padded to its longest clip,
+    so on a world of varying lengths (e.g. ``4-16s``) random batches pay for the longest almost every step."""
     cache: str | None = None
     """A folder for the encoder-feature cache (None: computed in memory each run)."""
 

@@ -10,7 +10,8 @@ Built in ``notebooks/07_lightning_sft.ipynb``; tested in ``tests/test_train.py``
   ``data.eval_kinds`` kind once per clip. All of it is a pure function of the seeds.
 * The order of an epoch is ``EpochSampler``'s: a permutation seeded by (seed, epoch), so a run
   resumed from an end-of-epoch checkpoint sees exactly the batches an uninterrupted run sees.
-  With ``curriculum_epochs`` the first epochs draw single-hop tasks only.
+  With ``curriculum_epochs`` the first epochs draw single-hop tasks only; with ``group_by_length`` the
+  permutation is regrouped so that each batch holds clips of similar length.
 """
 from __future__ import annotations
 
@@ -80,12 +81,15 @@ class EpochSampler(Sampler):
     the same permutation (padded by wrapping to equal length, as ``DistributedSampler``): one step
     of W ranks with batch B sees exactly what one process with batch W·B sees — Lightning's own
     wrapper would reshuffle the order, so the trainer keeps it off (``use_distributed_sampler``).
+
+    With ``lengths`` (one per example) and ``batch`` (per rank), the permutation is regrouped by
+    ``group_by_length`` so that every step's ``world·batch`` examples have similar lengths.
     """
 
     def __init__(self, n: int, seed: int, early: list[int] | None = None, early_epochs: int = 0,
-                 rank: int = 0, world: int = 1):
+                 rank: int = 0, world: int = 1, lengths: list[int] | None = None, batch: int = 1):
         self.n, self.seed, self.early, self.early_epochs = n, seed, early or [], early_epochs
-        self.rank, self.world = rank, world
+        self.rank, self.world, self.lengths, self.batch = rank, world, lengths, batch
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -103,8 +107,32 @@ class EpochSampler(Sampler):
         else:
             order = torch.randperm(self.n, generator=g)
         order = order.tolist()
+        if self.lengths is not None:
+            order = group_by_length(order, self.lengths, self.batch * self.world, g)
         order += order[: len(self) * self.world - len(order)]  # wrap so every rank has len(self)
         return iter(order[self.rank::self.world])
+
+
+def group_by_length(order: list[int], lengths, step: int, g: torch.Generator, window: int = 50) -> list[int]:
+    """``order`` regrouped so that each run of ``step`` consecutive examples (one optimiser step) has similar
+    ``lengths``, and the steps come in random order.
+
+    The permutation is cut into windows of ``window`` steps; each window is sorted by length and cut into
+    steps; the full steps are shuffled, a last short one stays last (``drop_last`` drops it, and steps stay
+    aligned with batches). A window, not the whole epoch, is sorted so that which examples meet in a step
+    still changes from epoch to epoch.
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> out = group_by_length(list(range(8)), [1, 9, 1, 9, 1, 9, 1, 9], step=4, g=g)
+    >>> sorted(out) == list(range(8)), sorted(out[:4]) in ([0, 2, 4, 6], [1, 3, 5, 7])
+    (True, True)
+    """
+    steps = []
+    for s in range(0, len(order), step * window):
+        ranked = sorted(order[s:s + step * window], key=lambda i: lengths[i])
+        steps += [ranked[j:j + step] for j in range(0, len(ranked), step)]
+    short = steps.pop() if steps and len(steps[-1]) < step else []
+    return [i for k in torch.randperm(len(steps), generator=g).tolist() for i in steps[k]] + short
 
 
 def training_tasks(clips: list, spec, seed: int, fmt: TimeFormat, plan=None) -> list[tuple[int, Task]]:
@@ -192,7 +220,9 @@ class OmniDataModule(L.LightningDataModule):
         early = [i for i, (_, t) in enumerate(ds.tasks) if t.kind in SINGLE_HOP]
         trainer = getattr(self, "trainer", None)
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
-        sampler = EpochSampler(len(ds), self.cfg.seed, early, self.cfg.data.curriculum_epochs, rank, world)
+        lengths = [len(ds.parts[ci]) for ci, _ in ds.tasks] if self.cfg.data.group_by_length else None  # slices
+        sampler = EpochSampler(len(ds), self.cfg.seed, early, self.cfg.data.curriculum_epochs, rank, world,
+                               lengths, self.cfg.data.batch_size)
         return DataLoader(ds, batch_size=self.cfg.data.batch_size, sampler=sampler, collate_fn=collate_tasks,
                           drop_last=True)
 
