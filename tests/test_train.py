@@ -145,6 +145,33 @@ def test_the_data_module_groups_batches_by_clip_length(tmp_path, module):
     assert len(widths[True]) == len(widths[False]) and sum(widths[True]) < 0.85 * sum(widths[False])
 
 
+def test_time_offsets_move_every_time_the_model_reads_and_nothing_else(tmp_path, module):
+    """data.time_offset: a training row's slice times, question times and answer times all move by one offset on
+    the time grid (read back by the parser), its clip end stays inside the vocabulary, targets stay the clip's own;
+    val and test are read from 0 s."""
+    cfg = small(tmp_path)
+    cfg.data.world, cfg.data.n_train, cfg.data.tasks_per_clip, cfg.data.time_offset = "4-16s", 12, 4, 12.0
+    cfg.data.mixture = {"v2t": 1.0, "t2v": 1.0, "a2v": 1.0}
+    fmt = module.model.answer_format
+    dm = OmniDataModule(cfg, module.model.encoders, fmt)
+    dm.setup(None)
+    train = dm.splits["train"]
+    last = (fmt.max_tokens - 1) * fmt.quantum
+    moved = set()
+    for i, (ci, plain) in enumerate(train.tasks):
+        row, off = train[i], train.offsets[i]
+        moved.add(off)
+        assert off % fmt.quantum == 0 and 0 <= off <= 12.0 and train.clips[ci].duration + off <= last
+        assert torch.allclose(torch.as_tensor(row["times"]), torch.as_tensor(train.features[ci]["times"]) + off)
+        for text in ("question", "answer"):
+            assert fmt.parse_times(getattr(row["task"], text)) == [t + off for t in fmt.parse_times(getattr(plain, text))]
+        assert row["task"].target == plain.target
+    assert len(moved) > 5 and max(moved) > 8  # offsets vary
+    assert any(fmt.parse_times(train[i]["task"].answer) and max(fmt.parse_times(train[i]["task"].answer)) > 16
+               for i in range(len(train)))  # times past the longest clip are written
+    assert dm.splits["val"].offsets is None and dm.splits["test"].offsets is None
+
+
 def test_curriculum_epochs_train_on_single_hop_only(tmp_path, module):
     cfg = small(tmp_path)
     cfg.data.curriculum_epochs = 1

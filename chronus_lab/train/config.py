@@ -63,6 +63,11 @@ class DataSpec:
     curriculum_epochs: int = 0
     """For the first N epochs train on single-hop kinds only (time ↔ what), then on the full mix."""
     batch_size: int = 16
+    time_offset: float = 0.0
+    """Training only: each task's clip is read as if cut from up to this many seconds into a longer recording
+    (its slices' times, the question's and the answer's all moved by one offset on the time grid, within the
+    time vocabulary). Sequence position then no longer tells the time: only the time tokens do, and tokens past
+    the longest training clip get trained too. Val and test clips are read from 0 s."""
     group_by_length: bool = False
     """Batch clips of similar length together (``EpochSampler``): a batch is padded to its longest clip,
     so on a world of varying lengths (e.g. ``4-16s``) random batches pay for the longest almost every step."""
@@ -144,6 +149,7 @@ class TrainConfig:
              "give three different seeds (train, val, test) so the splits share no clip"),
             *[(1 <= getattr(d, f) <= LIMIT, f"data.{f}", f"need 1 to {LIMIT:,} (got {getattr(d, f)})")
               for f in ("n_train", "n_val", "n_test", "batch_size", "tasks_per_clip")],
+            (math.isfinite(d.time_offset) and 0 <= d.time_offset <= 1e4, "data.time_offset", "need 0 to 10,000 seconds"),
             (0 <= d.curriculum_epochs <= self.max_epochs, "data.curriculum_epochs", "need 0 to max_epochs"),
             (_world_ok(d.world), "data.world", f"{d.world!r}: use 'tiny', 'varying' or a range of lengths like '4-12s' "
              "(within WorldConfig's limits)"),

@@ -11,9 +11,13 @@ Built in ``notebooks/07_lightning_sft.ipynb``; tested in ``tests/test_train.py``
 * The order of an epoch is ``EpochSampler``'s: a permutation seeded by (seed, epoch), so a run
   resumed from an end-of-epoch checkpoint sees exactly the batches an uninterrupted run sees.
   With ``curriculum_epochs`` the first epochs draw single-hop tasks only; with ``group_by_length`` the
-  permutation is regrouped so that each batch holds clips of similar length.
+  permutation is regrouped so that each batch holds clips of similar length; with ``time_offset`` each
+  training task's clip is read as if cut from later in a recording (``TaskDataset``).
 """
 from __future__ import annotations
+
+import math
+from dataclasses import replace
 
 import lightning as L
 import numpy as np
@@ -44,10 +48,15 @@ def sounding_boxes(parts) -> torch.Tensor:
 
 
 class TaskDataset(Dataset):
-    """``(clip index, Task)`` pairs over one split's clips and their features."""
+    """``(clip index, Task)`` pairs over one split's clips and their features.
 
-    def __init__(self, clips: list, features: list[dict], tasks: list[tuple[int, Task]], plan):
-        self.clips, self.features, self.tasks = clips, features, tasks
+    ``offsets`` (one per task, seconds; ``fmt`` writes them): the model reads task i's clip as if it started
+    ``offsets[i]`` seconds into a recording — the slices' times, question and answer moved together. ``tasks``
+    keep the clip's own times (targets, chance rows and saliency read those)."""
+
+    def __init__(self, clips: list, features: list[dict], tasks: list[tuple[int, Task]], plan,
+                 offsets: list[float] | None = None, fmt: TimeFormat | None = None):
+        self.clips, self.features, self.tasks, self.offsets, self.fmt = clips, features, tasks, offsets, fmt
         self.parts = [slices(c, plan) for c in clips]  # each clip cut into slices once; the rest is read off them
 
     def __len__(self) -> int:
@@ -55,8 +64,11 @@ class TaskDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         ci, task = self.tasks[i]
-        parts = self.parts[ci]
-        return {**self.features[ci], "boxes": sounding_boxes(parts), "task": task,
+        parts, feats = self.parts[ci], self.features[ci]
+        if self.offsets and (off := self.offsets[i]):
+            feats = {**feats, "times": torch.as_tensor(feats["times"]) + off}
+            task = replace(task, question=self.fmt.shift(task.question, off), answer=self.fmt.shift(task.answer, off))
+        return {**feats, "boxes": sounding_boxes(parts), "task": task,
                 "names": slice_names(parts),  # what each slice shows / sounds like (w_naming)
                 "relevant": relevant_slices(task.target, parts)}  # which slices the question is about (w_saliency)
 
@@ -151,6 +163,17 @@ def training_tasks(clips: list, spec, seed: int, fmt: TimeFormat, plan=None) -> 
     return out
 
 
+def time_offsets(clips: list, tasks: list[tuple[int, Task]], most: float, seed: int, fmt: TimeFormat) -> list[float]:
+    """One offset per task, uniform on the ``fmt.quantum`` grid in ``[0, most]``, cut so that the clip's end
+    still has a time token (``fmt.max_tokens``); deterministic in ``seed``."""
+    last = (fmt.max_tokens - 1) * fmt.quantum if fmt.max_tokens else math.inf
+    out = []
+    for i, (ci, _) in enumerate(tasks):
+        steps = int(min(most, last - clips[ci].duration) / fmt.quantum + 1e-9)
+        out.append(float(np.random.default_rng([seed, 7, i]).integers(0, steps + 1)) * fmt.quantum if steps > 0 else 0.0)
+    return out
+
+
 def eval_tasks(clips: list, kinds, fmt: TimeFormat, plan=None) -> list[tuple[int, Task]]:
     return [(ci, t) for ci, clip in enumerate(clips) for k in kinds
             if (t := make_task(clip, k, seed=0, fmt=fmt, plan=plan)) is not None]
@@ -213,7 +236,9 @@ class OmniDataModule(L.LightningDataModule):
             seed, clips, feats = self.encode_split(split)
             tasks = (training_tasks(clips, self.cfg.data, seed, self.fmt, plan) if split == "train"
                      else eval_tasks(clips, self.cfg.data.eval_kinds, self.fmt, plan))
-            self.splits[split] = TaskDataset(clips, feats, tasks, plan)
+            offsets = (time_offsets(clips, tasks, self.cfg.data.time_offset, seed, self.fmt)
+                       if split == "train" and self.cfg.data.time_offset > 0 else None)
+            self.splits[split] = TaskDataset(clips, feats, tasks, plan, offsets, self.fmt)
 
     def train_dataloader(self) -> DataLoader:
         ds = self.splits["train"]

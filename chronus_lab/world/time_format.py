@@ -66,6 +66,17 @@ class TimeFormat:
                 out.append(t)
         return out
 
+    def shift(self, text: str, seconds: float) -> str:
+        """``text`` with every time in it moved ``seconds`` later: the same question and answer about a clip
+        cut from further into a recording (``data.time_offset``).
+
+        >>> TokenTime().shift("When is the drum heard? <t_2> <t_5>", 4.0)
+        'When is the drum heard? <t_10> <t_13>'
+        >>> TextTime().shift("At second{1.5}, box [0.10, 0.20, 0.30, 0.40]", 2.0)
+        'At second{3.5}, box [0.10, 0.20, 0.30, 0.40]'
+        """
+        return self._TIME_RE.sub(lambda m: self.time(self._read(m) + seconds), str(text))
+
     def parse_span(self, text: str) -> tuple[float, float] | None:
         """The first two readable times in ``text`` as a span, in order (a reversed span is read
         forwards); None when there are fewer than two — the answer is then unreadable and scores 0.
