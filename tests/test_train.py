@@ -25,6 +25,14 @@ def test_packaged_recipes_load_and_round_trip(tmp_path):
         cfg = TrainConfig.load(name)
         back = TrainConfig.load(str(cfg.save(tmp_path / f"{name}.yaml")))
         assert back == cfg
+    def flat(d, pre=""):
+        return {k: v for key, val in d.items()
+                for k, v in (flat(val, f"{pre}{key}.").items() if isinstance(val, dict) else [(pre + key, val)])}
+
+    plain = flat(TrainConfig.load("tiny-grounding").to_dict())
+    any_length = flat(TrainConfig.load("tiny-grounding-4-16s").to_dict())  # differs by what its header says
+    changed = {k for k in plain.keys() | any_length.keys() if plain.get(k) != any_length.get(k)}
+    assert changed == {"data.world", "data.group_by_length", "model_overrides.question_again", "out"}
     full = TrainConfig.load("full-sft")
     assert (full.model, full.precision, full.lora.r) == ("full", "bf16-mixed", 32)
 

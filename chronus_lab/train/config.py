@@ -47,7 +47,7 @@ class LoraSpec:
 @dataclass
 class DataSpec:
     world: str = "tiny"
-    """``"tiny"`` (8 s clips) or ``"varying"`` (6–10 s)."""
+    """``"tiny"`` (8 s clips), ``"varying"`` (6–10 s) or a range of lengths like ``"4-16s"`` (``WorldConfig.named``)."""
     n_train: int = 400
     n_val: int = 40
     n_test: int = 100
