@@ -16,7 +16,6 @@ Built in ``notebooks/07_lightning_sft.ipynb``; tested in ``tests/test_train.py``
 """
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import lightning as L
@@ -166,11 +165,11 @@ def training_tasks(clips: list, spec, seed: int, fmt: TimeFormat, plan=None) -> 
 def time_offsets(clips: list, tasks: list[tuple[int, Task]], most: float, seed: int, fmt: TimeFormat) -> list[float]:
     """One offset per task, uniform on the ``fmt.quantum`` grid in ``[0, most]``, cut so that the clip's end
     still has a time token (``fmt.max_tokens``); deterministic in ``seed``."""
-    last = (fmt.max_tokens - 1) * fmt.quantum if fmt.max_tokens else math.inf
     out = []
     for i, (ci, _) in enumerate(tasks):
-        steps = int(min(most, last - clips[ci].duration) / fmt.quantum + 1e-9)
-        out.append(float(np.random.default_rng([seed, 7, i]).integers(0, steps + 1)) * fmt.quantum if steps > 0 else 0.0)
+        steps = int(min(most, fmt.last_time - clips[ci].duration) / fmt.quantum + 1e-9)
+        rng = np.random.default_rng([seed, 7, i])  # 7: a stream apart from training_tasks' [seed, clip]
+        out.append(float(rng.integers(0, steps + 1)) * fmt.quantum if steps > 0 else 0.0)
     return out
 
 

@@ -35,6 +35,11 @@ class TimeFormat:
     max_tokens: int | None = None
     """``<t_k>`` only: how many time tokens the vocabulary has (None: unbounded, e.g. in notebooks)."""
 
+    @property
+    def last_time(self) -> float:
+        """The latest time this format can write, in seconds (``<t_k>``: its last token's; else unbounded)."""
+        return (self.max_tokens - 1) * self.quantum if self.max_tokens is not None else math.inf
+
     def time(self, t: float) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -119,7 +124,7 @@ class TokenTime(TimeFormat):
         if self.max_tokens is not None and k >= self.max_tokens:
             raise ConfigError(
                 f"time {t:g} s needs <t_{k}>, but the vocabulary stops at <t_{self.max_tokens - 1}> "
-                f"({(self.max_tokens - 1) * self.quantum:g} s at {self.quantum:g} s per token); raise "
+                f"({self.last_time:g} s at {self.quantum:g} s per token); raise "
                 "model.max_time_tokens (or time_quantum), or use shorter clips")
         return k
 
