@@ -1,5 +1,6 @@
 # Two commands on a fresh machine:  `make lab`  (open the notebooks)  and  `make test`.
-# Each creates .venv if missing and installs the project into it (re-installs when pyproject changes).
+# Each creates .venv if missing and installs the project into it at the tested versions of constraints.txt
+# (re-installs when pyproject.toml or constraints.txt changes).
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -11,10 +12,10 @@ export HF_HUB_OFFLINE ?= 1
 .PHONY: lab test test-browser notebooks world clean
 BROWSER_STAMP := $(VENV)/.installed-browser
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 # JupyterLab refuses to start as root (containers, cloud shells) unless told it is fine.
@@ -27,7 +28,7 @@ test: $(STAMP)  ## unit tests + every notebook (nbmake), tiny scale
 	$(PY) -m pytest
 
 $(BROWSER_STAMP): $(STAMP)
-	$(PY) -m pip install -q -e ".[dev,browser]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev,browser]"
 	touch $(BROWSER_STAMP)
 
 # Needs Debian's chromium (`apt-get install -y chromium fonts-dejavu`); Playwright drives it, no browser download.

@@ -23,6 +23,30 @@ def test_environment_yml_matches_pyproject():
     assert "python=3.11" in env["dependencies"]
 
 
+def test_constraints_pin_every_dependency_inside_its_range():
+    """make/CI install at constraints.txt's tested versions; each must satisfy pyproject's range."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+    from packaging.version import Version
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    ranges = {canonicalize_name(r.name): r.specifier
+              for r in map(Requirement, project["dependencies"] + extras["dev"])}
+    lines = [ln.strip() for ln in (ROOT / "constraints.txt").read_text().splitlines()]
+    pins = {}
+    for line in filter(lambda ln: ln and not ln.startswith("#"), lines):
+        req = Requirement(line)
+        (spec,) = req.specifier
+        assert spec.operator == "==", f"constraints.txt: {line!r} is not an exact pin"
+        pins[canonicalize_name(req.name)] = Version(spec.version)
+    assert not set(ranges) - set(pins), f"unpinned: {sorted(set(ranges) - set(pins))}"
+    outside = {name: str(pins[name]) for name, spec in ranges.items() if pins[name] not in spec}
+    assert not outside, f"constraints.txt pins outside pyproject's ranges: {outside}"
+    make = (ROOT / "Makefile").read_text()
+    assert make.count("-c constraints.txt") == 2, "both installs in the Makefile use the constraints"
+
+
 def test_torch_is_pinned_to_the_cpu_wheel():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert "torch==2.13.0" in project["dependencies"]
@@ -75,7 +99,7 @@ def test_notebook_stderr_check_flags_what_the_metadata_does_not_expect():
     import notebook_stderr as check
     from nbmake.nb_run import NotebookRun
 
-    assert NotebookRun.execute is check._execute_and_check_stderr  # the plugin is on for every pytest run
+    assert NotebookRun.execute is check._execute_and_check  # the plugin is on for every pytest run
 
     nb = nbformat.v4.new_notebook()
     warning = ("/x/run.py:12: UserWarning: Checkpoint directory /tmp/a exists and is not empty.\n"
@@ -87,3 +111,35 @@ def test_notebook_stderr_check_flags_what_the_metadata_does_not_expect():
     assert check.unexpected_stderr(nb) == []
     nb.cells[1].outputs[0].text += "/y.py:3: FutureWarning: old\n"
     assert check.unexpected_stderr(nb) == [(1, "/y.py:3: FutureWarning: old")]
+
+
+def test_notebook_check_flags_a_stray_return_value_but_not_a_figure():
+    import nbformat
+    import notebook_stderr as check
+
+    nb = nbformat.v4.new_notebook()
+    shown = nbformat.v4.new_output("execute_result", data={"text/plain": "0.0"}, execution_count=1)
+    figure = nbformat.v4.new_output("execute_result", data={"text/plain": "<Figure>", "image/png": "iVBO"},
+                                    execution_count=2)
+    nb.cells = [nbformat.v4.new_code_cell("compare('x', 1, 1)", outputs=[shown]),
+                nbformat.v4.new_code_cell("fig", outputs=[figure])]
+    assert check.stray_results(nb) == [(0, "0.0")]
+
+
+def test_notebook_check_fails_a_notebook_that_leaves_a_temporary_folder(tmp_path):
+    """A real kernel run: a notebook that leaves its mkdtemp() folder fails by name; one that removes it passes."""
+    import nbformat
+    from nbmake.nb_run import NotebookRun
+
+    def run(code):
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.cells = [nbformat.v4.new_code_cell(code)]
+        path = tmp_path / "nb.ipynb"
+        nbformat.write(nb, path)
+        return NotebookRun(path, default_timeout=120).execute().error
+
+    make = "import tempfile\nd = tempfile.mkdtemp(prefix='student-run-')\n"
+    error = run(make)
+    assert error is not None and "student-run-" in error.summary
+    assert run(make + "import shutil\nshutil.rmtree(d)") is None

@@ -7,6 +7,9 @@ def test_plots_draw_the_clip(clips):
     fig = plots.timeline(clip, predictions={clip.objects[0].object: (0.0, 1.0)})
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert len(labels) == len(clip.objects) + len(clip.sounds)
+    legend = fig.axes[0].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["model's answer"]  # the hollow bar is named
+    assert plots.timeline(clip).axes[0].get_legend() is None  # no answers, no legend
     assert len(plots.frame_strip(clip, frames=[0, 4, 8]).axes) == 3
     assert plots.spectrogram(clip).axes[0].get_images()
 
