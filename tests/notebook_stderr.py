@@ -52,6 +52,27 @@ def stray_results(nb) -> list[tuple[int, str]]:
             if out.get("output_type") == "execute_result" and set(out.get("data", {})) == {"text/plain"}]
 
 
+def _first_failure(filename, nb, left: list[str]) -> NotebookError | None:
+    """nbmake's failure for the first check the executed notebook fails (stderr, stray results, leftovers)."""
+    if found := unexpected_stderr(nb):
+        lines = "\n".join(f"  cell {i}: {line}" for i, line in found)
+        return NotebookError(summary=f"{len(found)} unexpected line(s) on stderr (cell {found[0][0]})",
+                             trace=f"{filename} printed on stderr:\n{lines}\nFix the source, or list a pattern in "
+                                   "the notebook's metadata chronus_lab.expected_stderr with a reason.",
+                             failing_cell_index=found[0][0])
+    if stray := stray_results(nb):
+        return NotebookError(summary=f"cell {stray[0][0]} shows a stray return value: {stray[0][1]!r}",
+                             trace=f"{filename} shows return values it did not print: {stray}\nEnd the line with "
+                                   "';' or print what the reader should see.",
+                             failing_cell_index=stray[0][0])
+    if left:
+        return NotebookError(summary=f"left {len(left)} temporary file(s) or folder(s) behind: {', '.join(left[:5])}",
+                             trace=f"{filename} left in its temporary folder: {left}\nRemove what the notebook "
+                                   "makes (shutil.rmtree, or tempfile.TemporaryDirectory) before it ends.",
+                             failing_cell_index=len(nb.cells) - 1)
+    return None
+
+
 def _execute_and_check(self: NotebookRun, _execute=NotebookRun.execute):
     kernel_tmp = Path(tempfile.mkdtemp(prefix="nbmake-tmp-"))
     before = os.environ.get("TMPDIR")
@@ -66,26 +87,7 @@ def _execute_and_check(self: NotebookRun, _execute=NotebookRun.execute):
             os.environ["TMPDIR"] = before
         shutil.rmtree(kernel_tmp, ignore_errors=True)
     if result.error is None:
-        found = unexpected_stderr(result.nb)
-        if found:
-            lines = "\n".join(f"  cell {i}: {line}" for i, line in found)
-            result.error = NotebookError(
-                summary=f"{len(found)} unexpected line(s) on stderr (cell {found[0][0]})",
-                trace=f"{self.filename} printed on stderr:\n{lines}\nFix the source, or list a pattern in the "
-                      "notebook's metadata chronus_lab.expected_stderr with a reason.",
-                failing_cell_index=found[0][0])
-        elif stray := stray_results(result.nb):
-            result.error = NotebookError(
-                summary=f"cell {stray[0][0]} shows a stray return value: {stray[0][1]!r}",
-                trace=f"{self.filename} shows return values it did not print: {stray}\nEnd the line with ';' "
-                      "or print what the reader should see.",
-                failing_cell_index=stray[0][0])
-        elif left:
-            result.error = NotebookError(
-                summary=f"left {len(left)} temporary file(s) or folder(s) behind: {', '.join(left[:5])}",
-                trace=f"{self.filename} left in its temporary folder: {left}\nRemove what the notebook makes "
-                      "(shutil.rmtree, or tempfile.TemporaryDirectory) before it ends.",
-                failing_cell_index=len(result.nb.cells) - 1)
+        result.error = _first_failure(self.filename, result.nb, left)
     return result
 
 

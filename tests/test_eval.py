@@ -96,6 +96,17 @@ def test_oracle_scores_perfectly_and_nonsense_scores_zero(split):
     assert {r["who"] for r in oracle.rows} == {"model", "chance"}
 
 
+def test_versus_chance_judges_each_row_by_its_kinds_metric(split):
+    dataset, fmt = split
+    train = [t for _, t in dataset.tasks]
+    oracle = evaluate(Scripted(dataset, lambda t: t.answer), dataset, train, fmt)
+    expected = {"v2t": "mIoU", "igatl": "mIoU", "arig": "box IoU", "avcap": "content", "avfc": "acc", "a2v": "acc",
+                "explicit (v2t+a2t)": "mIoU", "implicit (a2v+v2a)": "acc"}
+    for task, metric in expected.items():
+        assert oracle.versus_chance(task) == (metric, oracle.value(task, "model", metric),
+                                              oracle.value(task, "chance", metric)), task
+
+
 def test_avfc_is_scored_per_claim_type(split):
     """A model that judges only spatial claims and calls every other claim true: its spatial row is perfect,
     and each other type's F1 is what "always true" earns there, counted from the claims themselves."""

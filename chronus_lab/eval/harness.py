@@ -44,6 +44,10 @@ class Prediction:
     clip_index: int
 
 
+MAIN_METRICS = ("mIoU", "box IoU", "content", "acc")
+"""The metric a row is judged by, first present wins (a row holds NaN for the metrics not of its kind)."""
+
+
 @dataclass
 class Evaluation:
     predictions: list[Prediction]
@@ -57,6 +61,13 @@ class Evaluation:
     def value(self, task: str, who: str, metric: str) -> float:
         row = next(r for r in self.rows if r["task"] == task and r["who"] == who)
         return float(row[metric])
+
+    def versus_chance(self, task: str) -> tuple[str, float, float]:
+        """``(metric, model, chance)`` on a row's main metric: mIoU for spans, box IoU for ARIG, the content
+        score for captions (BLEU-4 rewards the template), accuracy otherwise."""
+        model = next(r for r in self.rows if r["task"] == task and r["who"] == "model")
+        metric = next(m for m in MAIN_METRICS if not math.isnan(model.get(m, math.nan)))
+        return metric, self.value(task, "model", metric), self.value(task, "chance", metric)
 
 
 def _fmt(column: str, value) -> str:

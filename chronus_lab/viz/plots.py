@@ -35,8 +35,7 @@ def timeline(clip: Clip, ax=None, slice_s=0.5, predictions: dict | None = None):
                 hatch="//" if ev.kind == "av" else None, edgecolor="white")
         if predictions and label in predictions:
             s, e = predictions[label]
-            ax.barh(y, e - s, left=s, height=0.8, fill=False, edgecolor="black", linewidth=2,
-                    label="model's answer" if not ax.get_legend_handles_labels()[1] else None)
+            ax.barh(y, e - s, left=s, height=0.8, fill=False, edgecolor="black", linewidth=2, label="model's answer")
     ax.set_yticks(range(len(rows)), [("seen: " if m == "v" else "heard: ") + lbl for lbl, _, m in rows])
     ax.invert_yaxis()
     ax.set_xlim(0, clip.duration)
@@ -45,8 +44,9 @@ def timeline(clip: Clip, ax=None, slice_s=0.5, predictions: dict | None = None):
         for t in as_plan(slice_s).times(clip.duration, clip.fps):
             ax.axvline(t, color="#dddddd", lw=0.5, zorder=-1)
     ax.set_title(f"clip {clip.clip_id}: hatched = object and its sound (same span)")
-    if ax.get_legend_handles_labels()[1]:
-        ax.legend(loc="lower right", fontsize=7)
+    handles, labels = ax.get_legend_handles_labels()
+    if labels:  # one entry for all the answers' hollow bars
+        ax.legend(handles[:1], labels[:1], loc="lower right", fontsize=7)
     return fig
 
 
