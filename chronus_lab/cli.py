@@ -111,6 +111,13 @@ def _eval(args) -> None:
     print(f"{args.ckpt} (epoch {at['epoch']}, step {at['global_step']}): {args.split} split{world}, "
           f"{len(ev.predictions)} questions, {time.perf_counter() - t0:.0f} s")
     print(ev.table())
+    if args.errors:
+        from .eval.errors import implicit_anatomy
+        from .eval.metrics import format_table
+
+        rows = implicit_anatomy(ev.predictions, ev.clips)
+        print("\nimplicit answers by what else happens during the asked event (chronus_lab/eval/errors.py):")
+        print(format_table([{**r, "acc": f"{r['acc']:.3f}"} for r in rows]))
 
 
 def _rl(args) -> None:
@@ -287,6 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--limit", type=int, default=None, help="at most this many questions per task kind")
     e.add_argument("--world", default=None, help="test clips from another world than training's, e.g. '12-16s' "
                    "(longer clips) or 'tiny, 5-6 events' (more events); chance still from the training answers")
+    e.add_argument("--errors", action="store_true", help="also sort the implicit (a2v / v2a) answers by what "
+                   "else happens during the asked event, and the wrong ones by what they name")
     e.add_argument("--threads", type=int, default=None)
     e.set_defaults(func=_eval)
 

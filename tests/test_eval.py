@@ -94,6 +94,14 @@ def test_oracle_scores_perfectly_and_nonsense_scores_zero(split):
     for task, metric in (("v2t", "mIoU"), ("a2v", "acc"), ("arig", "box IoU"), ("avfc", "acc")):
         assert junk.value(task, "model", metric) == 0.0
     assert {r["who"] for r in oracle.rows} == {"model", "chance"}
+    # the evaluation keeps its clips, so the implicit answers can be read against their events (eval/errors.py)
+    from chronus_lab.eval.errors import WRONG, implicit_anatomy
+
+    assert oracle.clips == list(dataset.clips)
+    implicit = sum(p.task.kind in ("a2v", "v2a") for p in oracle.predictions)
+    right, wrong = implicit_anatomy(oracle.predictions, oracle.clips), implicit_anatomy(junk.predictions, junk.clips)
+    assert sum(r["n"] for r in right) == implicit > 0 and all(r["acc"] == 1.0 for r in right)
+    assert all(r["acc"] == 0.0 and r[WRONG[3]] == r["n"] for r in wrong)  # "zebra" is in no clip
 
 
 def test_versus_chance_judges_each_row_by_its_kinds_metric(split):

@@ -379,9 +379,10 @@ def test_cli_train_then_eval(tmp_path, capsys):
             "data.tasks_per_clip=2", "data.batch_size=4", "max_epochs=1", "progress_bar=false", f"out={out}"]
     assert main(args) == 0
     ckpt = str(out / "checkpoints" / "last.ckpt")
-    assert main(["eval", "--ckpt", ckpt, "--limit", "2"]) == 0
+    assert main(["eval", "--ckpt", ckpt, "--limit", "2", "--errors"]) == 0
     text = capsys.readouterr().out
     assert "trained in" in text and "chance" in text and "implicit (a2v+v2a)" in text
+    assert "implicit answers by what else happens" in text and "names an overlapping event" in text
     assert main(["eval", "--ckpt", ckpt, "--limit", "2", "--world", "tiny, 5-6 events"]) == 0
     assert "test split of world 'tiny, 5-6 events'" in capsys.readouterr().out
     assert main(["eval", "--ckpt", ckpt, "--world", "huge"]) == 2  # one message, no traceback

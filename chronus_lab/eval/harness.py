@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -52,6 +52,8 @@ MAIN_METRICS = ("mIoU", "box IoU", "content", "acc")
 class Evaluation:
     predictions: list[Prediction]
     rows: list[dict] = field(default_factory=list)
+    clips: list = field(default_factory=list)
+    """The split's clips, ``clips[p.clip_index]`` for each prediction (``eval/errors.py`` reads their events)."""
 
     """``rows``: ``{"task", "who", "n", <metric>: float}`` — numbers stay floats; ``table`` formats them."""
 
@@ -220,7 +222,8 @@ def evaluate(model, dataset, train_tasks: list[Task], fmt, batch_size: int = 32,
              limit_per_kind: int | None = None) -> Evaluation:
     """Predict, then score per kind and per headline group, with a chance row under each."""
     preds = predict(model, dataset, batch_size, limit_per_kind)
-    return score_predictions(preds, [c.duration for c in dataset.clips], train_tasks, fmt)
+    ev = score_predictions(preds, [c.duration for c in dataset.clips], train_tasks, fmt)
+    return replace(ev, clips=list(dataset.clips))
 
 
 def score_predictions(preds: list[Prediction], durations: list[float], train_tasks: list[Task], fmt) -> Evaluation:

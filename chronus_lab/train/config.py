@@ -100,6 +100,13 @@ class TrainConfig:
     """Which layer's output slice naming reads (through the final norm and ``lm_head``: a logit lens). -1 = the
     last, the model's own logits; k = the output of decoder layer k, so a slice's name is in the residual
     stream while layers above it are still there to copy it into an answer."""
+    w_pairing: float = 0.0
+    """Stage 2: weight of slice pairing (``train/naming.py``): every visual position is also asked for the sound its
+    object makes, every audio position for the object making its sound (``nothing`` when none), read at
+    ``pairing_layer`` through the final norm and ``lm_head``. 0 = off."""
+    pairing_layer: int = -2
+    """Which layer's output pairing reads (Python indexing over the embeddings and the decoder layers' outputs: -1 =
+    the last, -2 = the one before it, so the last layer is still there to copy the pairing into an answer)."""
     w_saliency: float = 0.0
     """Stage 2: weight of slice saliency (``train/saliency.py``): a training-only linear head on the middle layer
     scores every visual / audio position, asked for 1 inside the slices the question is about. 0 = off."""

@@ -29,7 +29,7 @@ from ..world import WorldConfig, make_clip, make_task, slices
 from ..world.tasks import KINDS, Task
 from ..world.time_format import TimeFormat
 from .config import SINGLE_HOP, TrainConfig
-from .naming import slice_names
+from .naming import slice_names, slice_partners
 from .saliency import relevant_slices
 
 
@@ -69,6 +69,7 @@ class TaskDataset(Dataset):
             task = replace(task, question=self.fmt.shift(task.question, off), answer=self.fmt.shift(task.answer, off))
         return {**feats, "boxes": sounding_boxes(parts), "task": task,
                 "names": slice_names(parts),  # what each slice shows / sounds like (w_naming)
+                "partners": slice_partners(parts),  # the sound its object makes, the object making its sound (w_pairing)
                 "relevant": relevant_slices(task.target, parts)}  # which slices the question is about (w_saliency)
 
 
@@ -80,7 +81,8 @@ def collate_tasks(rows: list[dict]) -> dict:
     boxes = torch.full((len(rows), s_max, 4), float("nan"))
     for b, r in enumerate(rows):
         boxes[b, : r["boxes"].shape[0]] = r["boxes"]
-    return {**batch, "boxes": boxes, "names": [r["names"] for r in rows], "tasks": [r["task"] for r in rows],
+    return {**batch, "boxes": boxes, "names": [r["names"] for r in rows],
+            "partners": [r["partners"] for r in rows], "tasks": [r["task"] for r in rows],
             "relevant": [r["relevant"] for r in rows]}
 
 

@@ -213,9 +213,11 @@ class InstructModule(OmniModule):
             self.model.llm.requires_grad_(True)
         self._name_targets = NameTargets(self.model.tokenizer)
         depth = self.model.llm.config.num_hidden_layers
-        if self.cfg.naming_layer > depth:
-            raise ConfigError(f"naming_layer={self.cfg.naming_layer}: this LLM has {depth} decoder layers; "
-                              f"use -1 (the last) or 1 to {depth}")
+        for name in ("naming_layer", "pairing_layer"):
+            layer = getattr(self.cfg, name)
+            if not (1 <= layer <= depth or -depth <= layer <= -1):
+                raise ConfigError(f"{name}={layer}: this LLM has {depth} decoder layers; "
+                                  f"use 1 to {depth}, or -1 (the last) to -{depth}")
         if self.cfg.w_saliency > 0:  # training-only: the answering model never reads it
             self.saliency_head = torch.nn.Linear(self.model.llm.config.hidden_size, 1)
 
@@ -227,21 +229,26 @@ class InstructModule(OmniModule):
         return self.saliency_head(middle.to(self.saliency_head.weight.dtype)).squeeze(-1)
 
     def losses(self, batch: dict) -> dict[str, torch.Tensor]:
-        """LM loss on the answers, plus ``w_naming`` × slice naming (``train/naming.py``) and ``w_saliency`` ×
-        slice saliency (``train/saliency.py``) when asked."""
-        naming, saliency = self.cfg.w_naming > 0 and "names" in batch, self.cfg.w_saliency > 0 and "relevant" in batch
-        if not (naming or saliency):
+        """LM loss on the answers, plus ``w_naming`` × slice naming and ``w_pairing`` × slice pairing
+        (``train/naming.py``) and ``w_saliency`` × slice saliency (``train/saliency.py``) when asked."""
+        cfg = self.cfg
+        # part -> (its weight, the batch key of its per-slice labels, the layer its logits are read at)
+        named = {"naming": (cfg.w_naming, "names", cfg.naming_layer),
+                 "pairing": (cfg.w_pairing, "partners", cfg.pairing_layer)}
+        named = {part: spec for part, spec in named.items() if spec[0] > 0 and spec[1] in batch}
+        saliency = cfg.w_saliency > 0 and "relevant" in batch
+        if not (named or saliency):
             return super().losses(batch)
         out = self.model(batch)
-        parts = {"lm": out.loss}
-        if naming:
-            layer = self.cfg.naming_layer
-            last = layer == -1 or layer == len(out.layers) - 1
+        parts, loss = {"lm": out.loss}, out.loss
+        for part, (weight, key, layer) in named.items():
+            last = layer in (-1, len(out.layers) - 1)  # the last layer's output is already normed: its logits
             logits = out.logits if last else self.model.lens_logits(out.layers[layer])
-            parts["naming"] = naming_loss(logits, out.modality, out.slice_idx, batch["names"], self._name_targets)
+            parts[part] = naming_loss(logits, out.modality, out.slice_idx, batch[key], self._name_targets)
+            loss = loss + weight * parts[part]
         if saliency:
             parts["saliency"] = saliency_loss(self.saliency_scores(out), out.modality, out.slice_idx, batch["relevant"])
-        loss = out.loss + self.cfg.w_naming * parts.get("naming", 0) + self.cfg.w_saliency * parts.get("saliency", 0)
+            loss = loss + cfg.w_saliency * parts["saliency"]
         return {"loss": loss, **parts}
 
 

@@ -27,6 +27,15 @@ def slice_names(parts) -> list[tuple[str, str]]:
     return [(join_labels(s.seen), join_labels(s.heard)) for s in parts]
 
 
+def slice_partners(parts) -> list[tuple[str, str]]:
+    """Per slice: (the sounds the objects on screen make, the objects making the sounds heard), as answers write
+    them (``nothing`` when no object on screen sounds / no heard sound has an object). The implicit questions
+    end on exactly this pairing ("what sound does the red circle make?"), which perception alone does not give:
+    a sound that merely overlaps an object is not its sound (``w_pairing``)."""
+    return [(join_labels(sorted(e.sound for e in s.objects if e.sound)),
+             join_labels(sorted(e.object for e in s.sounds if e.object))) for s in parts]
+
+
 class NameTargets:
     """Label text → the soft target over a vocabulary of ``size`` (uniform over the text's tokens), cached."""
 
