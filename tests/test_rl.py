@@ -199,6 +199,40 @@ def sft_ckpt(tmp_path_factory):
     return fit(prepare(cfg, quiet=True)).last
 
 
+@pytest.mark.parametrize("temperature", [1.0, 0.5])
+def test_token_scores_are_the_log_probs_generate_sampled_from(sft_ckpt, temperature):
+    """Left-padded prompts of different lengths, answers sampled by ``generate`` at a temperature: the
+    log-probabilities ``token_scores`` recomputes for those answers equal the ones ``generate`` sampled them from
+    (its own processed scores) — the premise of every ratio PPO and GRPO take."""
+    import random
+
+    from chronus_lab.rl.policy import prompts, token_scores
+    from chronus_lab.rl.run import Prompter, RLConfig
+    from chronus_lab.train.module import load_checkpoint
+
+    module = load_checkpoint(sft_ckpt)
+    model = module.model.eval()
+    cfg = RLConfig.load("tiny-grpo", [f"init_from={sft_ckpt}", "kinds=[v2t, a2v, v2a]", "n_clips=4", "prompts_per_step=6"])
+    batch, _, _ = Prompter(model, module.cfg, cfg).draw(random.Random(1))
+    p = prompts(model, batch)
+    assert len(set((p.mask == 0).sum(1).tolist())) > 1  # the prompts are padded by different amounts
+    tok, n = model.tokenizer, 5
+    torch.manual_seed(0)
+    with torch.no_grad():
+        out = model.llm.generate(inputs_embeds=p.embeds, attention_mask=p.mask, max_new_tokens=n, do_sample=True,
+                                 temperature=temperature, top_k=0, top_p=1.0, output_scores=True,
+                                 return_dict_in_generate=True, eos_token_id=tok.eos_token_id,
+                                 pad_token_id=tok.pad_token_id)
+        ids = out.sequences[:, -n:]
+        is_eos = ids == tok.eos_token_id
+        mask = ((is_eos.cumsum(1) - is_eos.long()) == 0).float()  # up to and including the first </s>
+        sampled_from = torch.stack([torch.log_softmax(s.float(), -1) for s in out.scores], 1)
+        want = sampled_from.gather(-1, ids[..., None]).squeeze(-1)
+        got, _, _ = token_scores(model, p, ids, mask, temperature=temperature)
+    assert mask.sum() > len(ids)
+    torch.testing.assert_close(got * mask, want * mask, atol=1e-4, rtol=0)
+
+
 @pytest.mark.parametrize("algo", ["ppo", "grpo"])
 def test_rl_trains_only_the_adapters_writes_a_checkpoint_eval_reads_and_resumes(sft_ckpt, tmp_path, algo,
                                                                                  monkeypatch):

@@ -55,9 +55,13 @@ def sample(model: OmniModel, p: Prompts, max_new_tokens: int = 16, temperature: 
 
 
 def token_scores(model: OmniModel, p: Prompts, ids: torch.Tensor, mask: torch.Tensor, value_head=None,
-                 reference: bool = False):
+                 reference: bool = False, temperature: float = 1.0):
     """Per answer token: log π(token | prefix) ``(B, T)``, the value ``V(prefix)`` ``(B, T)`` (if a head is
-    given) and the policy's entropy ``(B, T)``. ``reference=True`` scores with the adapters off."""
+    given) and the policy's entropy ``(B, T)``. ``reference=True`` scores with the adapters off.
+
+    ``temperature``: the one the answers were sampled at. The logits are divided by it, as ``generate`` does
+    before sampling (and TRL's trainers before scoring), so the log-probabilities are those of the
+    distribution the answers came from; 0 (greedy) scores at 1."""
     emb = model.llm.get_input_embeddings()(ids)  # (B, T, H)
     x = torch.cat([p.embeds, emb.to(p.embeds.dtype)], 1)  # (B, P + T, H)
     attn = torch.cat([p.mask, mask.long()], 1)
@@ -66,7 +70,7 @@ def token_scores(model: OmniModel, p: Prompts, ids: torch.Tensor, mask: torch.Te
     with ctx:
         out = model.llm(inputs_embeds=x, attention_mask=attn, position_ids=pos, output_hidden_states=True)
     P, T = p.embeds.shape[1], ids.shape[1]
-    logits = out.logits[:, P - 1:P + T - 1].float()  # the logits that predicted each answer token
+    logits = out.logits[:, P - 1:P + T - 1].float() / (temperature or 1.0)  # the logits that predicted each token
     logp_all = F.log_softmax(logits, -1)
     logp = logp_all.gather(-1, ids[..., None]).squeeze(-1)
     entropy = -(logp_all.exp() * logp_all).sum(-1)

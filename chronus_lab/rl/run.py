@@ -124,13 +124,14 @@ def rl_step(module, value_head, params, optimizer, batch, cols, cfg: RLConfig, r
     columns = columns_of([c for c in cols for _ in range(G)])
     totals, parts = reward(texts, **columns)
     scores = torch.tensor(totals, dtype=torch.float32, device=mask.device)
+    head, temp = (value_head if cfg.algo == "ppo" else None), cfg.temperature
     with torch.no_grad():
-        logp, values, _ = token_scores(model, p, ids, mask, value_head if cfg.algo == "ppo" else None)
-        ref_logp, _, _ = token_scores(model, p, ids, mask, reference=True)
+        logp, values, _ = token_scores(model, p, ids, mask, head, temperature=temp)
+        ref_logp, _, _ = token_scores(model, p, ids, mask, reference=True, temperature=temp)
     rollout = {"logp": logp, "ref_logp": ref_logp, "values": values, "mask": mask}
 
     def score_fn():
-        return token_scores(model, p, ids, mask, value_head if cfg.algo == "ppo" else None)
+        return token_scores(model, p, ids, mask, head, temperature=temp)
 
     if cfg.algo == "ppo":
         stats = ppo.ppo_update(score_fn, params, optimizer, rollout, scores,
