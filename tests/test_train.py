@@ -80,6 +80,33 @@ def test_splits_are_disjoint_deterministic_and_follow_the_mixture(tmp_path, modu
     assert batch["vision"].shape[:2] == (4, 16) and batch["boxes"].shape == (4, 16, 4)
 
 
+def test_implicit_cases_weigh_the_hard_questions_and_leave_the_other_tasks_alone():
+    """``data.implicit_cases``: the implicit training questions whose case (read by ``eval/errors.py``) is
+    weighted come more often; every other task is the one drawn without weights; an unknown case is refused."""
+    from collections import Counter
+
+    from chronus_lab.eval.errors import task_case
+    from chronus_lab.model.timestamps import TokenTime
+    from chronus_lab.train.data import training_tasks
+    from chronus_lab.world import WorldConfig, make_clip
+
+    clips = [make_clip(WorldConfig.tiny(), 1000, i) for i in range(150)]
+    spec = TrainConfig.load("tiny-grounding").data
+    plain = training_tasks(clips, spec, 0, TokenTime())
+    spec.implicit_cases = {"covering": 8.0}
+    weighted = training_tasks(clips, spec, 0, TokenTime())
+    assert [(ci, t.kind) for ci, t in plain] == [(ci, t.kind) for ci, t in weighted]
+    assert all(a == b for (_, a), (_, b) in zip(plain, weighted) if a.kind not in ("a2v", "v2a"))
+
+    def covering(tasks) -> float:
+        cases = Counter(task_case(t, clips[ci]) for ci, t in tasks if t.kind in ("a2v", "v2a"))
+        return cases["covering"] / sum(cases.values())
+
+    assert covering(weighted) > 1.5 * covering(plain) > 0
+    with pytest.raises(TrainConfigError, match="implicit_cases"):
+        TrainConfig.load("tiny-grounding", ["data.implicit_cases={hard: 2}"])
+
+
 def test_epoch_sampler_orders_by_seed_and_epoch_and_runs_a_curriculum():
     s = EpochSampler(10, seed=1, early=[0, 1, 2], early_epochs=1)
     first = list(s)

@@ -42,6 +42,15 @@ def case_of(asked, others) -> str:
     return "partial" if near else "alone"
 
 
+def task_case(task, clip) -> str | None:
+    """The case (``CASES``) of an implicit question about ``clip``; None for the other kinds."""
+    attr = ANSWERS_WITH.get(task.kind)
+    if attr is None:
+        return None
+    asked = next(e for e in clip.events if e.id == task.target["event"])
+    return case_of(asked, [e for e in clip.events if getattr(e, attr) and e.id != asked.id])
+
+
 def wrong_kind(answer: str, asked, others, attr: str) -> str:
     """What a wrong answer names (``WRONG``)."""
     said = normalize_answer(answer)
@@ -58,13 +67,14 @@ def implicit_anatomy(predictions, clips) -> list[dict]:
     clip each was asked about."""
     tally: dict[tuple[str, str], Counter] = {}
     for p in predictions:
-        attr = ANSWERS_WITH.get(p.task.kind)
-        if attr is None:
-            continue
         clip = clips[p.clip_index]
+        case = task_case(p.task, clip)
+        if case is None:
+            continue
+        attr = ANSWERS_WITH[p.task.kind]
         asked = next(e for e in clip.events if e.id == p.task.target["event"])
         others = [e for e in clip.events if getattr(e, attr) and e.id != asked.id]
-        counts = tally.setdefault((p.task.kind, case_of(asked, others)), Counter())
+        counts = tally.setdefault((p.task.kind, case), Counter())
         counts["n"] += 1
         if normalize_answer(p.text) == normalize_answer(p.task.answer):
             counts["right"] += 1

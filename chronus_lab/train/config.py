@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import ConfigError, check_fields
+from ..eval.errors import CASES
 from ..typed import check_types, coerce_fields
 from ..world.tasks import KINDS
 
@@ -68,6 +69,11 @@ class DataSpec:
     (its slices' times, the question's and the answer's all moved by one offset on the time grid, within the
     time vocabulary). Sequence position then no longer tells the time: only the time tokens do, and tokens past
     the longest training clip get trained too. Val and test clips are read from 0 s."""
+    implicit_cases: dict[str, float] = field(default_factory=dict)
+    """Training only: how often an implicit (a2v / v2a) task asks about an event of each case of
+    ``eval/errors.py`` (``alone``, ``partial``, ``covering``, ``twin``), relative to 1 for a case not named:
+    e.g. ``{covering: 4}`` draws the questions whose answer only the slices outside the span settle four times
+    as often as the clip's other events would be. Empty: every event as likely (the papers' data)."""
     group_by_length: bool = False
     """Batch clips of similar length together (``EpochSampler``): a batch is padded to its longest clip,
     so on a world of varying lengths (e.g. ``4-16s``) random batches pay for the longest almost every step."""
@@ -162,6 +168,11 @@ class TrainConfig:
              "(within WorldConfig's limits)"),
             (0 <= self.w_naming <= 100 and math.isfinite(self.w_naming), "w_naming", "need 0 to 100"),
             (0 <= self.w_saliency <= 100 and math.isfinite(self.w_saliency), "w_saliency", "need 0 to 100"),
+            (0 <= self.w_pairing <= 100 and math.isfinite(self.w_pairing), "w_pairing", "need 0 to 100"),
+            (self.pairing_layer != 0 and abs(self.pairing_layer) <= 1000, "pairing_layer",
+             "a decoder layer from 1, or counted back from the last: -1, -2, ..."),
+            (set(d.implicit_cases) <= set(CASES) and all(math.isfinite(w) and w > 0 for w in d.implicit_cases.values()),
+             "data.implicit_cases", f"weights > 0 for the cases {list(CASES)} (got {d.implicit_cases})"),
             (self.naming_layer == -1 or 1 <= self.naming_layer <= 1000, "naming_layer",
              "-1 (the last layer) or a decoder layer from 1"),
             (0 < self.lr <= 1, "lr", f"need 0 < lr <= 1 (got {self.lr})"),

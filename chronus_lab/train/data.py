@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from ..eval.errors import task_case
 from ..model.encoders import CachedFeatures, Encoders, FeatureCache
 from ..model.omni import collate
 from ..world import WorldConfig, make_clip, make_task, slices
@@ -159,9 +160,25 @@ def training_tasks(clips: list, spec, seed: int, fmt: TimeFormat, plan=None) -> 
         for j in range(spec.tasks_per_clip):
             kind = kinds[int(rng.choice(len(kinds), p=p / p.sum()))]
             task = make_task(clip, kind, seed=seed + j, fmt=fmt, plan=plan)
+            if task is not None and spec.implicit_cases and task_case(task, clip) is not None:
+                task = _weighted_by_case(clip, kind, seed + j, spec.implicit_cases, fmt, plan)
             if task is not None:
                 out.append((ci, task))
     return out
+
+
+CASE_DRAWS = 8
+"""Candidate questions drawn per implicit task when ``implicit_cases`` weighs their cases."""
+
+
+def _weighted_by_case(clip, kind: str, seed: int, weights: dict[str, float], fmt, plan) -> Task:
+    """One of ``CASE_DRAWS`` questions of ``kind`` about ``clip`` (seeds ``seed``, ``seed + 1000``, …: each asks
+    about a uniformly drawn event), picked with probability ∝ the weight of its case — by a generator of its
+    own, so the other tasks drawn are the same as without the weights."""
+    candidates = [make_task(clip, kind, seed=seed + 1000 * k, fmt=fmt, plan=plan) for k in range(CASE_DRAWS)]
+    w = np.array([weights.get(task_case(t, clip), 1.0) for t in candidates], dtype=float)
+    pick = np.random.default_rng([seed, clip.clip_id, 1]).choice(len(candidates), p=w / w.sum())
+    return candidates[int(pick)]
 
 
 def time_offsets(clips: list, tasks: list[tuple[int, Task]], most: float, seed: int, fmt: TimeFormat) -> list[float]:
