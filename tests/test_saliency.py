@@ -98,3 +98,21 @@ def test_training_on_saliency_marks_the_slices_asked_about_and_the_head_is_train
         assert torch.allclose(load_checkpoint(path).model(batch).logits, m.eval().model(batch).logits, atol=1e-5)
     plain = InstructModule(cfg.replace(w_saliency=0.0))
     assert not hasattr(plain, "saliency_head") and "saliency_head.weight" not in plain.load_trainable(path)
+
+
+def test_saliency_layer_picks_the_hidden_state_the_head_reads(instruct_batch):
+    """None reads the middle decoder layer, k reads layer k's output (``out.layers[k]``); a layer the LLM lacks is
+    refused when the module is built."""
+    import pytest
+
+    from chronus_lab.errors import ConfigError
+
+    m, batch = instruct_batch(["data.n_train=2", "data.tasks_per_clip=1", "data.batch_size=2", "w_saliency=1"])
+    with torch.no_grad():
+        out = m.model(batch)
+        head = lambda k: m.saliency_head(out.layers[k]).squeeze(-1)  # noqa: E731
+        assert torch.equal(m.saliency_scores(out), head(2))  # 4 layers: the middle is layer 2
+        m.cfg = m.cfg.replace(saliency_layer=1)
+        assert torch.equal(m.saliency_scores(out), head(1)) and not torch.equal(head(1), head(2))
+    with pytest.raises(ConfigError, match="saliency_layer=7: this LLM has 4 decoder layers"):
+        InstructModule(m.cfg.replace(saliency_layer=7))

@@ -42,13 +42,16 @@ def case_of(asked, others) -> str:
     return "partial" if near else "alone"
 
 
+def _asked_and_others(task, clip):
+    """The event an implicit question asks about, and the clip's other events of its answer's modality."""
+    attr = ANSWERS_WITH[task.kind]
+    asked = next(e for e in clip.events if e.id == task.target["event"])
+    return asked, [e for e in clip.events if getattr(e, attr) and e.id != asked.id]
+
+
 def task_case(task, clip) -> str | None:
     """The case (``CASES``) of an implicit question about ``clip``; None for the other kinds."""
-    attr = ANSWERS_WITH.get(task.kind)
-    if attr is None:
-        return None
-    asked = next(e for e in clip.events if e.id == task.target["event"])
-    return case_of(asked, [e for e in clip.events if getattr(e, attr) and e.id != asked.id])
+    return case_of(*_asked_and_others(task, clip)) if task.kind in ANSWERS_WITH else None
 
 
 def wrong_kind(answer: str, asked, others, attr: str) -> str:
@@ -67,18 +70,14 @@ def implicit_anatomy(predictions, clips) -> list[dict]:
     clip each was asked about."""
     tally: dict[tuple[str, str], Counter] = {}
     for p in predictions:
-        clip = clips[p.clip_index]
-        case = task_case(p.task, clip)
-        if case is None:
+        if p.task.kind not in ANSWERS_WITH:
             continue
-        attr = ANSWERS_WITH[p.task.kind]
-        asked = next(e for e in clip.events if e.id == p.task.target["event"])
-        others = [e for e in clip.events if getattr(e, attr) and e.id != asked.id]
-        counts = tally.setdefault((p.task.kind, case), Counter())
+        asked, others = _asked_and_others(p.task, clips[p.clip_index])
+        counts = tally.setdefault((p.task.kind, case_of(asked, others)), Counter())
         counts["n"] += 1
         if normalize_answer(p.text) == normalize_answer(p.task.answer):
             counts["right"] += 1
         else:
-            counts[wrong_kind(p.text, asked, others, attr)] += 1
+            counts[wrong_kind(p.text, asked, others, ANSWERS_WITH[p.task.kind])] += 1
     return [{"task": kind, "case": case, "n": c["n"], "acc": c["right"] / c["n"], **{w: c[w] for w in WRONG}}
             for kind in ANSWERS_WITH for case in CASES if (c := tally.get((kind, case)))]

@@ -116,6 +116,9 @@ class TrainConfig:
     w_saliency: float = 0.0
     """Stage 2: weight of slice saliency (``train/saliency.py``): a training-only linear head on the middle layer
     scores every visual / audio position, asked for 1 inside the slices the question is about. 0 = off."""
+    saliency_layer: int | None = None
+    """Which decoder layer's output the saliency head reads (1 = the first); None = the middle one. Shallower
+    leaves more layers above it for what the answer does with the slices it found."""
     init_from: str | None = None
     """A checkpoint (e.g. stage 1's ``last.ckpt``) whose trainable weights start this run."""
     data: DataSpec = field(default_factory=DataSpec)

@@ -213,9 +213,9 @@ class InstructModule(OmniModule):
             self.model.llm.requires_grad_(True)
         self._name_targets = NameTargets(self.model.tokenizer)
         depth = self.model.llm.config.num_hidden_layers
-        for name in ("naming_layer", "pairing_layer"):
+        for name in ("naming_layer", "pairing_layer", "saliency_layer"):
             layer = getattr(self.cfg, name)
-            if not (1 <= layer <= depth or -depth <= layer <= -1):
+            if layer is not None and not (1 <= layer <= depth or -depth <= layer <= -1):
                 raise ConfigError(f"{name}={layer}: this LLM has {depth} decoder layers; "
                                   f"use 1 to {depth}, or -1 (the last) to -{depth}")
         if self.cfg.w_saliency > 0:  # training-only: the answering model never reads it
@@ -225,8 +225,9 @@ class InstructModule(OmniModule):
         """``(B, L)`` logits of "this position's slice is the one asked about", read off the LLM's middle layer
         (``out.layers[0]`` is the embeddings): deep enough to have read the question, which comes first; shallow
         enough that the layers above still have to use what it found."""
-        middle = out.layers[len(out.layers) // 2]
-        return self.saliency_head(middle.to(self.saliency_head.weight.dtype)).squeeze(-1)
+        layer = self.cfg.saliency_layer
+        hidden = out.layers[len(out.layers) // 2 if layer is None else layer]
+        return self.saliency_head(hidden.to(self.saliency_head.weight.dtype)).squeeze(-1)
 
     def losses(self, batch: dict) -> dict[str, torch.Tensor]:
         """LM loss on the answers, plus ``w_naming`` × slice naming and ``w_pairing`` × slice pairing
