@@ -11,6 +11,10 @@ words of the objects on screen then (``nothing`` when none), at its audio positi
 through the model's own ``lm_head``. Answer positions then only have to find the right slice and copy
 what it already says. The target of a position is the bag of its label's tokens (uniform over them):
 a name may take several tokens, and several objects may be on screen.
+
+Slice pairing (``w_pairing``, ``slice_partners``) is the same loss on other labels: a visual position is asked
+for the sound its object *makes*, an audio position for the object *making* its sound — what the implicit
+questions end on, and what perception alone does not give (measured and not adopted: README, "Slice pairing").
 """
 from __future__ import annotations
 
