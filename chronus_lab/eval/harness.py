@@ -52,10 +52,9 @@ MAIN_METRICS = ("mIoU", "box IoU", "content", "acc")
 class Evaluation:
     predictions: list[Prediction]
     rows: list[dict] = field(default_factory=list)
+    """``rows``: ``{"task", "who", "n", <metric>: float}`` — numbers stay floats; ``table`` formats them."""
     clips: list = field(default_factory=list)
     """The split's clips, ``clips[p.clip_index]`` for each prediction (``eval/errors.py`` reads their events)."""
-
-    """``rows``: ``{"task", "who", "n", <metric>: float}`` — numbers stay floats; ``table`` formats them."""
 
     def table(self) -> str:
         return M.format_table([{k: _fmt(k, v) for k, v in r.items()} for r in self.rows])

@@ -104,8 +104,8 @@ class TrainConfig:
     for the words of what its slice shows / sounds like. 0 = the papers' loss (answers only)."""
     naming_layer: int = -1
     """Which layer's output slice naming reads (through the final norm and ``lm_head``: a logit lens). -1 = the
-    last, the model's own logits; k = the output of decoder layer k, so a slice's name is in the residual
-    stream while layers above it are still there to copy it into an answer."""
+    last, the model's own logits; k = the output of decoder layer k (-2 = the one before the last), so a slice's
+    name is in the residual stream while layers above it are still there to copy it into an answer."""
     w_pairing: float = 0.0
     """Stage 2: weight of slice pairing (``train/naming.py``): every visual position is also asked for the sound its
     object makes, every audio position for the object making its sound (``nothing`` when none), read at
@@ -172,12 +172,12 @@ class TrainConfig:
             (0 <= self.w_naming <= 100 and math.isfinite(self.w_naming), "w_naming", "need 0 to 100"),
             (0 <= self.w_saliency <= 100 and math.isfinite(self.w_saliency), "w_saliency", "need 0 to 100"),
             (0 <= self.w_pairing <= 100 and math.isfinite(self.w_pairing), "w_pairing", "need 0 to 100"),
-            (self.pairing_layer != 0 and abs(self.pairing_layer) <= 1000, "pairing_layer",
-             "a decoder layer from 1, or counted back from the last: -1, -2, ..."),
+            *[(layer is None or (layer != 0 and abs(layer) <= 1000), name,
+               "a decoder layer from 1, or counted back from the last (-1, -2 and so on)")
+              for name, layer in (("naming_layer", self.naming_layer), ("pairing_layer", self.pairing_layer),
+                                  ("saliency_layer", self.saliency_layer))],
             (set(d.implicit_cases) <= set(CASES) and all(math.isfinite(w) and w > 0 for w in d.implicit_cases.values()),
              "data.implicit_cases", f"weights > 0 for the cases {list(CASES)} (got {d.implicit_cases})"),
-            (self.naming_layer == -1 or 1 <= self.naming_layer <= 1000, "naming_layer",
-             "-1 (the last layer) or a decoder layer from 1"),
             (0 < self.lr <= 1, "lr", f"need 0 < lr <= 1 (got {self.lr})"),
             (1 <= self.max_epochs <= LIMIT, "max_epochs", f"need 1 to {LIMIT:,} (got {self.max_epochs})"),
             (self.max_steps == -1 or 1 <= self.max_steps <= 10**9, "max_steps", "-1 (epochs decide) or a positive count"),

@@ -223,8 +223,8 @@ class InstructModule(OmniModule):
 
     def saliency_scores(self, out) -> torch.Tensor:
         """``(B, L)`` logits of "this position's slice is the one asked about", read off the LLM's middle layer
-        (``out.layers[0]`` is the embeddings): deep enough to have read the question, which comes first; shallow
-        enough that the layers above still have to use what it found."""
+        (``out.layers[0]`` is the embeddings; ``saliency_layer`` picks another): deep enough to have read the
+        question, which comes first; shallow enough that the layers above still have to use what it found."""
         layer = self.cfg.saliency_layer
         hidden = out.layers[len(out.layers) // 2 if layer is None else layer]
         return self.saliency_head(hidden.to(self.saliency_head.weight.dtype)).squeeze(-1)
