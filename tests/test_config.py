@@ -64,6 +64,8 @@ def test_bad_config_values_name_the_field():
         OmniConfig.tiny(time_format="sundial")
     with pytest.raises(OmniConfigError, match="choose one of"):
         OmniConfig.full(llm="gpt-5")
+    with pytest.raises(OmniConfigError, match="audio_context"):
+        OmniConfig.tiny(audio_context=-1)
 
 
 def test_config_round_trips_through_a_dict():

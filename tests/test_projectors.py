@@ -59,3 +59,59 @@ def test_unknown_projector():
     with pytest.raises(ConfigError, match="unknown projector"):
         build_projector("magic", 1, 1, 1, False)
     assert set(PROJECTORS) == {"linear", "mlp", "pool_mlp", "stack_mlp", "conv"}
+
+
+# --- slice context: each slice's tokens also read their neighbours ---------------------------------
+def _with_random_context(reach: int):
+    torch.manual_seed(0)
+    p = build_projector("mlp", 8, 6, n_out=2, grid=False, context=reach)
+    torch.nn.init.normal_(p.context.conv.weight)
+    torch.nn.init.normal_(p.context.conv.bias)
+    return p
+
+
+@pytest.mark.parametrize("reach", [1, 2])
+def test_slice_context_by_hand(reach):
+    """Independent path: slice s of a clip of n gets its own token plus, for every offset j in −reach…reach
+    whose slice s + j lies inside the clip, the kernel tap ``W[:, :, j + reach]`` applied to that slice's
+    token, plus the bias; slices past the clip's end (batch padding) are zero."""
+    p = _with_random_context(reach)
+    x = torch.randn(2, 6, 4, 8)
+    n_slices = [6, 4]
+    own = p.budget(p.core(x.reshape(12, 4, 8))).view(2, 6, 2, 6)  # the per-slice tokens, no context
+    W, bias = p.context.conv.weight, p.context.conv.bias  # (6, 6, 2·reach + 1)
+    out = p(x, n_slices)
+    for b, n in enumerate(n_slices):
+        for s in range(6):
+            for t in range(2):
+                if s >= n:
+                    assert out[b, s, t].abs().max() == 0
+                    continue
+                acc = own[b, s, t] + bias
+                for j in range(-reach, reach + 1):
+                    if 0 <= s + j < n:
+                        acc = acc + W[:, :, j + reach] @ own[b, s + j, t]
+                torch.testing.assert_close(out[b, s, t], acc)
+
+
+def test_slice_context_starts_as_the_plain_projector_and_learns():
+    """Zero weights at start: the same tokens as the projector without context; the gradient still reaches
+    the kernel (it is not stuck at zero)."""
+    torch.manual_seed(0)
+    plain = build_projector("mlp", 8, 6, n_out=1, grid=True)
+    with_context = build_projector("mlp", 8, 6, n_out=1, grid=True, context=1)
+    with_context.load_state_dict(plain.state_dict(), strict=False)
+    x = torch.randn(2, 5, 4, 8)
+    torch.testing.assert_close(with_context(x, [5, 5]), plain(x))
+    with_context(x, [5, 5]).pow(2).sum().backward()
+    assert with_context.context.conv.weight.grad.abs().sum() > 0
+
+
+def test_a_clips_tokens_do_not_depend_on_its_batch():
+    """A 3-slice clip alone, or padded to 6 beside a longer clip, gets the same tokens: the padding's
+    tokens (the projector of zeros is not zero) never leak into its last slice."""
+    p = _with_random_context(1)
+    short, long = torch.randn(1, 3, 4, 8), torch.randn(1, 6, 4, 8)
+    alone = p(short, [3])
+    padded = torch.cat([torch.cat([short, short.new_zeros(1, 3, 4, 8)], 1), long])
+    torch.testing.assert_close(p(padded, [3, 6])[:1, :3], alone)

@@ -349,6 +349,24 @@ def test_checkpoint_is_slim_and_reloads_and_adapter_loads_with_peft(tmp_path):
             assert torch.allclose(load_export(run.folder / "export", merge=merge)(batch).logits, ref, atol=1e-4)
 
 
+def test_slice_context_trains_and_travels_with_the_checkpoint_and_the_export(tmp_path):
+    """The ``vision_context`` / ``audio_context`` kernels sit in the projectors: they train from zero, and
+    ``last.ckpt`` and the export both bring them back (the reloaded models give the trained model's logits)."""
+    cfg = small(tmp_path, max_epochs=1)
+    context = {"vision_context": 1, "audio_context": 2}
+    run = fit(prepare(cfg.replace(model_overrides={**cfg.model_overrides, **context}), quiet=True))
+    kernels = {n: p for n, p in run.module.named_parameters() if ".context.conv.weight" in n}
+    assert sorted(kernels) == ["model.audio_proj.context.conv.weight", "model.vision_proj.context.conv.weight"]
+    assert [kernels[f"model.{m}_proj.context.conv.weight"].shape[-1] for m in ("vision", "audio")] == [3, 5]
+    assert all(p.requires_grad and p.abs().sum() > 0 for p in kernels.values())  # moved off its zero start
+    batch = _batch(tmp_path, run.module)
+    run.module.eval()
+    with torch.no_grad():
+        ref = run.module.model(batch).logits
+        assert torch.allclose(load_checkpoint(run.last).model(batch).logits, ref, atol=1e-5)
+        assert torch.allclose(load_export(run.folder / "export")(batch).logits, ref, atol=1e-4)
+
+
 def test_stage2_starts_from_stage1_projectors(tmp_path):
     """init_from: the stage-1 checkpoint's projectors are stage 2's starting point; the LLM keeps its base."""
     stage1 = fit(prepare(small(tmp_path / "s1", stage=1, max_epochs=1), quiet=True))

@@ -84,6 +84,12 @@ class OmniConfig:
     """Visual tokens per slice after the projector (a square number: 2×2 by default)."""
     audio_tokens: int = 2
     """Audio tokens per slice after the projector."""
+    vision_context: int = 0
+    """Slices on either side each projected visual token also reads (``projectors.SliceContext``: a Conv1d over
+    the slice axis, zero at start); 0: each slice is projected alone, as in both papers."""
+    audio_context: int = 0
+    """The same for the audio tokens. Built so that a token can tell a sound that starts and stops with an event
+    from one that lasts through it; measured over three seeds and not adopted (README, "Slice context")."""
     question_first: bool = False
     """Put the question before the clip (a lever for small models: they read the clip knowing what to look for)."""
     question_again: bool = False
@@ -115,6 +121,8 @@ class OmniConfig:
             (16 <= self.image_size <= 4096 and 8000 <= self.sample_rate <= 192_000 and 1 <= self.n_mels <= 512
              and 1 <= self.hop_ms <= 100, "image_size/sample_rate/n_mels/hop_ms", "out of range"),
             (self.vision_tokens <= 4096 and self.audio_tokens <= 4096, "vision_tokens/audio_tokens", "at most 4096"),
+            (0 <= self.vision_context <= 64 and 0 <= self.audio_context <= 64, "vision_context/audio_context",
+             "need 0 to 64 slices on either side"),
             (self.vision_projector in ("linear", "mlp", "pool_mlp", "conv"), "vision_projector", "unknown kind"),
             (self.audio_projector in ("linear", "mlp", "stack_mlp", "conv"), "audio_projector", "unknown kind"),
             (self.dtype in ("float32", "bfloat16", "float16"), "dtype", "use float32, bfloat16 or float16"),

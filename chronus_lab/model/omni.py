@@ -95,9 +95,9 @@ class OmniModel(nn.Module):
         self.llm = build_llm(cfg.llm, len(self.tokenizer), load, cfg.dtype)
         width = self.llm.config.hidden_size
         self.vision_proj = build_projector(cfg.vision_projector, self.encoders.vision_dim, width,
-                                           cfg.vision_tokens, grid=True)
+                                           cfg.vision_tokens, grid=True, context=cfg.vision_context)
         self.audio_proj = build_projector(cfg.audio_projector, self.encoders.audio_dim, width,
-                                          cfg.audio_tokens, grid=False)
+                                          cfg.audio_tokens, grid=False, context=cfg.audio_context)
         self.time_format = (None if cfg.time_format == "none"
                             else time_format(cfg.time_format, cfg.time_quantum, cfg.max_time_tokens))
 
@@ -142,8 +142,9 @@ class OmniModel(nn.Module):
         device, dtype = emb_layer.weight.device, emb_layer.weight.dtype
         # Projectors keep their own dtype (float32 master weights while the LLM is bf16 at full scale):
         # features go in as the projector's dtype, projected tokens come out as the LLM's.
-        v = self.vision_proj(batch["vision"].to(device, self.projector_dtype)).to(dtype)  # (B, S, n_v, H)
-        a = self.audio_proj(batch["audio"].to(device, self.projector_dtype)).to(dtype)  # (B, S, n_a, H)
+        n_slices = batch["n_slices"]
+        v = self.vision_proj(batch["vision"].to(device, self.projector_dtype), n_slices).to(dtype)  # (B, S, n_v, H)
+        a = self.audio_proj(batch["audio"].to(device, self.projector_dtype), n_slices).to(dtype)  # (B, S, n_a, H)
         lays = self.layouts(batch)
         length = max(len(lay) for lay in lays)
         rows = []

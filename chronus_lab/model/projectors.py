@@ -11,6 +11,8 @@ Built in ``notebooks/03_projectors_and_llm_inputs.ipynb``; tested in ``tests/tes
 
 Every projector maps ``(B, S, N, D_enc)`` (batch, slices, tokens, width) to ``(B, S, n_out, D_llm)``;
 an adaptive average pool at the end enforces the budget (``vision_tokens``, ``audio_tokens``).
+Each slice is projected on its own; ``vision_context`` / ``audio_context`` (``SliceContext``, off by default, in
+neither paper) add what the slices either side hold, so that a token can say what *starts* or *stops* there.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ class Projector(nn.Module):
     def __init__(self, n_out: int, grid: bool):
         super().__init__()
         self.n_out, self.grid = n_out, grid
+        self.context: SliceContext | None = None  # set by ``build_projector(..., context=k)``
 
     def core(self, x: torch.Tensor) -> torch.Tensor:  # (M, N, D_in) → (M, N', D_out)
         raise NotImplementedError
@@ -44,10 +47,35 @@ class Projector(nn.Module):
             return F.adaptive_avg_pool2d(g, out).flatten(2).transpose(1, 2)  # (M, out², D)
         return F.adaptive_avg_pool1d(x.transpose(1, 2), self.n_out).transpose(1, 2)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, n_slices: list[int] | None = None) -> torch.Tensor:
+        """``n_slices``: each clip's own slice count in a padded batch (None: every slice is the clip's)."""
         b, s, n, d = x.shape  # (B, S, N, D): batch, slices, tokens per slice, encoder width
-        y = self.budget(self.core(x.reshape(b * s, n, d)))
-        return y.view(b, s, self.n_out, -1)  # (B, S, n_out, D_llm)
+        y = self.budget(self.core(x.reshape(b * s, n, d))).view(b, s, self.n_out, -1)  # (B, S, n_out, D_llm)
+        return y if self.context is None else self.context(y, n_slices)
+
+
+class SliceContext(nn.Module):
+    """Each slice's tokens also read the ``reach`` slices on either side: a Conv1d over the slice axis (one per
+    token position, weights shared), added to the tokens. Its weights start at zero, so a model starts as the
+    per-slice projector and learns what the neighbours add — e.g. "this sound starts here", which tells the
+    sound that starts and stops with an event from one that lasts through it (README, "Where the implicit
+    errors are"). Clip edges and a padded batch's empty slices read as zeros: a clip's tokens never depend on
+    what else is in its batch. In the spirit of VideoLLaMA 2's spatial-temporal convolution connector."""
+
+    def __init__(self, width: int, reach: int):
+        super().__init__()
+        self.conv = nn.Conv1d(width, width, kernel_size=2 * reach + 1, padding=reach)
+        nn.init.zeros_(self.conv.weight)
+        nn.init.zeros_(self.conv.bias)
+
+    def forward(self, y: torch.Tensor, n_slices: list[int] | None = None) -> torch.Tensor:
+        b, s, n, h = y.shape
+        counts = torch.tensor(n_slices if n_slices is not None else [s] * b, device=y.device)
+        inside = (torch.arange(s, device=y.device)[None] < counts[:, None]).to(y.dtype)[:, :, None, None]  # (B, S, 1, 1)
+        y = y * inside
+        seq = y.permute(0, 2, 3, 1).reshape(b * n, h, s)  # each token position: a sequence over slices
+        near = self.conv(seq).view(b, n, h, s).permute(0, 3, 1, 2)  # (B, S, n, H)
+        return (y + near) * inside
 
 
 class LinearProjector(Projector):
@@ -122,7 +150,11 @@ PROJECTORS = {"linear": LinearProjector, "mlp": MLPProjector, "pool_mlp": PoolML
               "stack_mlp": StackMLPProjector, "conv": ConvProjector}
 
 
-def build_projector(kind: str, d_in: int, d_out: int, n_out: int, grid: bool) -> Projector:
+def build_projector(kind: str, d_in: int, d_out: int, n_out: int, grid: bool, context: int = 0) -> Projector:
+    """``context``: slices read on either side (``SliceContext``; 0: none, each slice alone)."""
     if kind not in PROJECTORS:
         raise ConfigError(f"unknown projector {kind!r}; choose from {sorted(PROJECTORS)}")
-    return PROJECTORS[kind](d_in, d_out, n_out, grid=grid)
+    projector = PROJECTORS[kind](d_in, d_out, n_out, grid=grid)
+    if context:
+        projector.context = SliceContext(d_out, context)
+    return projector

@@ -93,8 +93,10 @@ def _meta_model(cfg: TrainConfig):
         width = llm.config.hidden_size
         vdim = vision.config.hidden_size
         adim = getattr(audio.config, "d_model", None) or audio.config.hidden_size
-        projectors = [build_projector(ocfg.vision_projector, vdim, width, ocfg.vision_tokens, grid=True),
-                      build_projector(ocfg.audio_projector, adim, width, ocfg.audio_tokens, grid=False)]
+        projectors = [build_projector(ocfg.vision_projector, vdim, width, ocfg.vision_tokens, grid=True,
+                                      context=ocfg.vision_context),
+                      build_projector(ocfg.audio_projector, adim, width, ocfg.audio_tokens, grid=False,
+                                      context=ocfg.audio_context)]
         if cfg.stage == 2 and cfg.finetune == "lora":  # stage 1 trains the projectors only
             from .module import add_lora
 
