@@ -58,8 +58,8 @@ class SliceContext(nn.Module):
     """Each slice's tokens also read the ``reach`` slices on either side: a Conv1d over the slice axis (one per
     token position, weights shared), added to the tokens. Its weights start at zero, so a model starts as the
     per-slice projector and learns what the neighbours add — e.g. "this sound starts here", which tells the
-    sound that starts and stops with an event from one that lasts through it (README, "Where the implicit
-    errors are"). Clip edges and a padded batch's empty slices read as zeros: a clip's tokens never depend on
+    sound that starts and stops with an event from one that lasts through it. Measured over three seeds, it did
+    not (README, "Slice context"): off by default. Clip edges and a padded batch's empty slices read as zeros: a clip's tokens never depend on
     what else is in its batch. In the spirit of VideoLLaMA 2's spatial-temporal convolution connector."""
 
     def __init__(self, width: int, reach: int):
