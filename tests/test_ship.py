@@ -61,3 +61,18 @@ def test_a_shipped_model_that_does_not_fit_the_base_models_is_refused(tmp_path):
     shutil.copytree(ASSETS / "llm", tmp_path / "llm")  # a folder whose base models differ (two are missing)
     with pytest.raises(CheckpointError, match="other base models"):
         shipped("grounding", folder=tmp_path)
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda raw: raw[: len(raw) // 2], "not a readable card"),  # cut short
+    (lambda raw: b"\xff" + raw, "not a readable card"),  # not UTF-8
+    (lambda raw: json.dumps({k: v for k, v in json.loads(raw).items() if k != "base_hash"}).encode(),
+     r"lacks \['base_hash'\]"),
+    (lambda raw: b"[]", "lacks")])
+def test_a_damaged_card_is_one_clear_error(tmp_path, damage, words):
+    for name in ("grounding.ckpt", "grounding.json"):
+        shutil.copy(ASSETS / name, tmp_path / name)
+    card = tmp_path / "grounding.json"
+    card.write_bytes(damage(card.read_bytes()))
+    with pytest.raises(CheckpointError, match=words):
+        shipped("grounding", folder=tmp_path)

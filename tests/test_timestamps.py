@@ -102,3 +102,20 @@ def test_the_planner_leaves_room_for_the_longest_question_and_answer(tiny_tok):
     assert {t.kind for t in tasks} >= {"avfc", "avcap", "igatl", "arig"}  # the long ones are among them
     assert max(n(t.question) for t in tasks) <= QUESTION_TOKENS
     assert max(n(t.question) + n(t.answer) + 1 for t in tasks) <= TEXT_TOKENS
+
+
+def test_time_ids_are_the_tokenizers_own_even_after_tokens_are_added():
+    """``interleave`` remembers time strings' ids; the memo must never answer what the tokenizer would not."""
+    from chronus_lab.model.config import OmniConfig
+    from chronus_lab.model.timestamps import time_ids
+    from chronus_lab.model.tokenizer import load_tokenizer
+
+    tok = load_tokenizer(OmniConfig.tiny().tokenizer)  # a copy of its own: a token is added below
+    text = "second{777.5}"
+    before = time_ids(tok, text)
+    assert before == tok(text, add_special_tokens=False).input_ids
+    before.append(-5)  # the caller's list is its own: the memo is unchanged
+    assert time_ids(tok, text) == tok(text, add_special_tokens=False).input_ids
+    tok.add_tokens([text])
+    after = time_ids(tok, text)
+    assert after == tok(text, add_special_tokens=False).input_ids == [len(tok) - 1] != before[:-1]

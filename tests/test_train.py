@@ -50,6 +50,19 @@ def test_overrides_and_clear_errors():
         TrainConfig.load("no-such-recipe")
 
 
+@pytest.mark.parametrize("text, words", [
+    ("lr: [1, 2\nseed: 0\n", "line 2, column 5: expected ',' or ']'"),  # an unclosed list, found on the next line
+    ("\tlr: 1\n", "line 1, column 1: found character '\\\\t'"),
+    ("", "sets nothing"), ("# only a comment\n", "sets nothing"),  # would otherwise train the defaults
+    ("- lr: 1\n", "a mapping of fields, not list")])
+def test_a_broken_config_file_is_one_line_that_says_where(tmp_path, text, words):
+    path = tmp_path / "recipe.yaml"
+    path.write_text(text)
+    with pytest.raises(TrainConfigError, match=words) as info:
+        TrainConfig.load(str(path))
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
 # --- data --------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def module():
@@ -78,6 +91,20 @@ def test_splits_are_disjoint_deterministic_and_follow_the_mixture(tmp_path, modu
     assert not (prints["train"] & prints["val"] or prints["train"] & prints["test"] or prints["val"] & prints["test"])
     batch = next(iter(dm.train_dataloader()))
     assert batch["vision"].shape[:2] == (4, 16) and batch["boxes"].shape == (4, 16, 4)
+
+
+def test_a_batch_moves_its_tensors_and_leaves_its_lists_as_they_are(tmp_path, module):
+    """``OmniModule.transfer_batch_to_device`` (what Lightning calls before each step): the meta device
+    stands in for a GPU — every tensor lands there, every other entry is the very object it was."""
+    dm = OmniDataModule(small(tmp_path), module.model.encoders, module.model.answer_format)
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    moved = module.transfer_batch_to_device(batch, torch.device("meta"), 0)
+    assert moved.keys() == batch.keys()
+    tensors = {k for k, v in batch.items() if isinstance(v, torch.Tensor)}
+    assert tensors >= {"vision", "audio", "boxes"}
+    assert all(moved[k].device.type == "meta" and moved[k].shape == batch[k].shape for k in tensors)
+    assert all(moved[k] is batch[k] for k in batch.keys() - tensors)
 
 
 def test_implicit_cases_weigh_the_hard_questions_and_leave_the_other_tasks_alone():
@@ -347,6 +374,17 @@ def test_checkpoint_is_slim_and_reloads_and_adapter_loads_with_peft(tmp_path):
         # and the one-call loader the notebooks use, with and without merging
         for merge in (False, True):
             assert torch.allclose(load_export(run.folder / "export", merge=merge)(batch).logits, ref, atol=1e-4)
+    # a damaged export is one clear error that names the file, not safetensors' or PEFT's traceback
+    export = run.folder / "export"
+    proj, weights = export / "projectors.safetensors", export / "adapter" / "adapter_model.safetensors"
+    for path, damage in ((proj, lambda raw: raw[: len(raw) // 2]), (weights, lambda raw: raw[: len(raw) // 2]),
+                         (proj, None)):
+        raw = path.read_bytes()
+        path.write_bytes(damage(raw)) if damage else path.unlink()
+        with pytest.raises(CheckpointError, match=f"{path.name if path == proj else 'adapter'}.*export it again"):
+            load_export(export)
+        path.write_bytes(raw)
+    load_export(export)  # restored: loads again
 
 
 def test_slice_context_trains_and_travels_with_the_checkpoint_and_the_export(tmp_path):

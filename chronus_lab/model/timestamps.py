@@ -10,12 +10,13 @@ whether the position belongs to the answer (the only positions the LM loss sees)
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 from ..world.time_format import FORMATS, TextTime, TimeFormat, TokenTime, time_format
 
 __all__ = ["FORMATS", "TextTime", "TimeFormat", "TokenTime", "time_format", "Layout", "interleave",
-           "TEXT", "TIME", "VISION", "AUDIO", "MODALITY_NAMES", "FEATURE"]
+           "TEXT", "TIME", "VISION", "AUDIO", "MODALITY_NAMES", "FEATURE", "time_ids"]
 
 TEXT, TIME, VISION, AUDIO = 0, 1, 2, 3
 MODALITY_NAMES = ("text", "time", "vision", "audio")
@@ -39,6 +40,25 @@ class Layout:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+_TIME_IDS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_TIME_IDS_LIMIT = 4096  # distinct time strings kept per tokenizer; a plan with arbitrary times cannot grow it forever
+
+
+def time_ids(tokenizer, text: str) -> list[int]:
+    """The ids ``text`` (a slice's time, e.g. ``<t_3>`` or `` second{1.5}``) is written as.
+
+    The same few time strings come back in every sequence of every step, and a tokenizer call costs more
+    than the rest of a layout, so they are remembered per tokenizer (weakly: a dropped tokenizer takes its
+    memo with it), keyed also by the vocabulary's size so that tokens added later are never missed."""
+    memo = _TIME_IDS.setdefault(tokenizer, {})
+    key = (len(tokenizer), text)
+    if key not in memo:
+        if len(memo) >= _TIME_IDS_LIMIT:
+            memo.clear()
+        memo[key] = tuple(tokenizer(text, add_special_tokens=False).input_ids)
+    return list(memo[key])
 
 
 def answer_ids(tokenizer, answer: str) -> list[int]:
@@ -73,7 +93,7 @@ def interleave(tokenizer, fmt: TimeFormat | None, times, n_vision: int, n_audio:
                         "not a count: a slice's time comes from the plan, never from its index")
     for k, t in enumerate(times):
         if fmt is not None:
-            lay.add(enc(fmt.time(float(t))), TIME, k)
+            lay.add(time_ids(tokenizer, fmt.time(float(t))), TIME, k)
         lay.add([FEATURE] * n_vision, VISION, k)
         lay.add([FEATURE] * n_audio, AUDIO, k)
     if not question_first or question_again:

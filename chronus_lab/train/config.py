@@ -253,9 +253,16 @@ def read_recipe(name_or_path: str, overrides=()) -> tuple[dict, Path]:
         names = sorted(p.stem for p in CONFIGS.glob("*.yaml"))
         raise TrainConfigError(f"no config {name_or_path!r}: give a YAML path or one of {names}")
     try:
-        d = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        d = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as e:  # say where, in one line, instead of PyYAML's four
+        mark = e.problem_mark or e.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise TrainConfigError(f"{path}: not valid YAML{where}: {e.problem or e.context}") from None
     except (yaml.YAMLError, UnicodeDecodeError, IsADirectoryError) as e:
         raise TrainConfigError(f"{path}: not a valid YAML file ({type(e).__name__}: {e})") from None
+    if d is None:  # an empty file (or only comments) would silently train the defaults: most likely a mistake
+        raise TrainConfigError(f"{path}: the file sets nothing; copy a packaged recipe "
+                               f"(chronus_lab/configs/*.yaml) and change what you need")
     if not isinstance(d, dict):
         raise TrainConfigError(f"{path}: a config is a mapping of fields, not {type(d).__name__}")
     for item in overrides:

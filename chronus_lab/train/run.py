@@ -66,6 +66,8 @@ def prepare(cfg: TrainConfig, quiet: bool = False) -> Run:
     warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")  # the frozen encoders, on purpose
     # Lightning 2.6's own _pytree calls a torch API that torch 2.13 deprecates: nothing in this project to fix
     warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
+    # OmniModule moves its own batches (only their tensors); Lightning says so whenever a data module is used
+    warnings.filterwarnings("ignore", message=".*overridden `transfer_batch_to_device`.*")
     if quiet:
         for name in ("lightning.pytorch", "lightning.fabric"):
             logging.getLogger(name).setLevel(logging.WARNING)

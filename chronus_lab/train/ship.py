@@ -68,12 +68,26 @@ def ship(ckpt, name: str, table: list[dict], command: str, folder: Path = ASSETS
     return card
 
 
+def read_card(card_file: Path) -> dict:
+    """A shipped model's card, or one clear error when the file was damaged (edited by hand, cut short)."""
+    try:
+        card = json.loads(card_file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{card_file} is not a readable card ({e}): restore it (git checkout -- {card_file.name}) "
+                              "or ship the checkpoint again (chronus-lab ship)") from None
+    missing = [k for k in ("base_hash", "global_step", "table") if not isinstance(card, dict) or k not in card]
+    if missing:
+        raise CheckpointError(f"{card_file} lacks {missing}: restore it (git checkout -- {card_file.name}) "
+                              "or ship the checkpoint again (chronus-lab ship)")
+    return card
+
+
 def shipped(name: str = "grounding", folder: Path = ASSETS) -> Path:
     """The path of a shipped checkpoint, checked against its card (one clear error when it does not fit)."""
     path, card_file = ckpt_path(name, folder), card_path(name, folder)
     if not path.is_file() or not card_file.is_file():
         raise CheckpointError(f"no shipped checkpoint {name!r} in {folder} (expected {path.name} and {card_file.name})")
-    card = json.loads(card_file.read_text())
+    card = read_card(card_file)
     if card["base_hash"] != base_hash(Path(folder)):
         raise CheckpointError(f"{path} was trained on other base models than those in {folder} now "
                               f"(base hash {card['base_hash']} vs {base_hash(Path(folder))}): retrain and re-ship it")

@@ -114,13 +114,11 @@ class ExplorerView:
     @classmethod
     def shipped(cls, name: str = "grounding") -> "ExplorerView":
         """The checkpoint shipped in ``assets/tiny`` (trained with its recipe; its card holds the table)."""
-        import json
-
-        from ..train.ship import card_path, shipped
+        from ..train.ship import card_path, read_card, shipped
 
         path = shipped(name)
         view = cls.from_checkpoint(path)
-        card = json.loads(card_path(name).read_text())
+        card = read_card(card_path(name))
         rows = {r["task"]: r for r in card["table"] if r["who"] == "model"}
         said = [f"{task.split()[0]} {metric} {rows[task][metric]:.3f}" for task, metric in
                 (("explicit (v2t+a2t)", "mIoU"), ("implicit (a2v+v2a)", "acc")) if task in rows]
