@@ -225,6 +225,17 @@ def _info(args) -> None:
     print(describe_environment())
 
 
+def _threads(text: str) -> int:
+    """``--threads N``: torch's thread count, a whole number from 1 (argparse prints the error in one line)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (e.g. --threads 2)") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n}: give at least 1 thread (2 on a 2-core machine)")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="chronus-lab", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -247,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("base", help="train the tiny base models (stage 0) into a folder")
     b.add_argument("--out", default="assets/tiny")
     b.add_argument("--quick", action="store_true", help="a fraction of the steps (tests)")
-    b.add_argument("--threads", type=int, default=1)
+    b.add_argument("--threads", type=_threads, default=1)
     b.set_defaults(func=_base)
 
     from .experiments import REGISTRY
@@ -268,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--worlds", nargs="+", default=None, metavar="WORLD",
                     help="worlds: test worlds after the trained one (default tiny, 4-8s, 12-16s, 16-24s, 'tiny, 5-6 events')")
     be.add_argument("--seeds", type=int, default=None, help="runs per variant (rl, time; default 3)")
-    be.add_argument("--threads", type=int, default=1)
+    be.add_argument("--threads", type=_threads, default=1)
     be.set_defaults(func=_bench)
 
     t = sub.add_parser("train", help="train with Lightning from a YAML config (resumes from last.ckpt)")
@@ -276,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides, e.g. lora.r=4 max_epochs=2")
     t.add_argument("--fresh", action="store_true", help="start over: the run folder's old checkpoints are removed")
     t.add_argument("--eval", action="store_true", help="print the test-split table after training")
-    t.add_argument("--threads", type=int, default=None)
+    t.add_argument("--threads", type=_threads, default=None)
     t.set_defaults(func=_train)
 
     r = sub.add_parser("rl", help="RL (PPO or GRPO) on temporal rewards from an SFT checkpoint")
@@ -285,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--fresh", action="store_true", help="ignore a saved RL state in the run folder")
     r.add_argument("--eval", action="store_true", help="print the test-split table after RL")
     r.add_argument("--limit", type=int, default=None, help="questions per task kind in the evaluation")
-    r.add_argument("--threads", type=int, default=None)
+    r.add_argument("--threads", type=_threads, default=None)
     r.set_defaults(func=_rl)
 
     e = sub.add_parser("eval", help="evaluate a checkpoint: tasks × metrics with chance rows")
@@ -296,13 +307,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "(longer clips) or 'tiny, 5-6 events' (more events); chance still from the training answers")
     e.add_argument("--errors", action="store_true", help="also sort the implicit (a2v / v2a) answers by what "
                    "else happens during the asked event, and the wrong ones by what they name")
-    e.add_argument("--threads", type=int, default=None)
+    e.add_argument("--threads", type=_threads, default=None)
     e.set_defaults(func=_eval)
 
     sh = sub.add_parser("ship", help="evaluate a checkpoint and ship it (weights + card) in assets/tiny")
     sh.add_argument("--ckpt", required=True)
     sh.add_argument("--name", default="grounding", help="file name in assets/tiny (name.ckpt, name.json)")
-    sh.add_argument("--threads", type=int, default=None)
+    sh.add_argument("--threads", type=_threads, default=None)
     sh.set_defaults(func=_ship)
 
     x = sub.add_parser("explore", help="open the explorer notebook in JupyterLab (a checkpoint, or the shipped model)")
@@ -317,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--splits", nargs="+", choices=["train", "val", "test"], default=["train", "val", "test"])
     f.add_argument("--rank", type=int, default=0, help="this process's shard (every world-size-th clip)")
     f.add_argument("--world-size", type=int, default=1)
-    f.add_argument("--threads", type=int, default=None)
+    f.add_argument("--threads", type=_threads, default=None)
     f.set_defaults(func=_features)
 
     pl = sub.add_parser("plan", help="GPU memory per device for a recipe, counted on the meta device (no weights)")

@@ -14,6 +14,8 @@ from importlib import metadata
 
 import numpy as np
 
+from .errors import ConfigError
+
 PACKAGES = ("torch", "transformers", "peft", "lightning", "POT", "numpy", "matplotlib")
 
 
@@ -57,7 +59,15 @@ def setup(seed: int = 0, threads: int | None = None, device: str = "auto", quiet
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if threads is None:
         under_test = "PYTEST_CURRENT_TEST" in os.environ or os.environ.get("CI") == "true"
-        threads = int(os.environ.get("CHRONUS_THREADS", 1 if under_test else 2))
+        threads = os.environ.get("CHRONUS_THREADS", 1 if under_test else 2)
+    try:
+        ok = int(threads) >= 1 and float(threads) == int(threads)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:  # torch's own error is a traceback from deep inside
+        raise ConfigError(f"threads must be a whole number from 1, not {threads!r} "
+                          "(check --threads or the CHRONUS_THREADS variable)")
+    threads = int(threads)
     torch.set_num_threads(threads)
     random.seed(seed)
     np.random.seed(seed)

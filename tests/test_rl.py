@@ -286,3 +286,31 @@ def test_bench_rl_prints_sft_ppo_grpo_and_chance_rows(sft_ckpt, capsys):
     text = capsys.readouterr().out
     for row in ("SFT (start)", "SFT + PPO (1 seeds)", "SFT + GRPO (1 seeds)", "chance", "explicit mIoU", "flat groups"):
         assert row in text
+
+
+def test_clip_seed_gives_rl_clips_sft_never_saw_and_refuses_the_eval_splits(sft_ckpt):
+    """``clip_seed``: None keeps the SFT run's training clips; another seed draws other clips (compared by their
+    event lists, made independently by ``make_clip``); the SFT run's val and test seeds are refused."""
+    from chronus_lab.errors import ConfigError
+    from chronus_lab.rl.run import Prompter, RLConfig
+    from chronus_lab.train.module import load_checkpoint
+    from chronus_lab.world import WorldConfig, make_clip
+
+    module = load_checkpoint(sft_ckpt)
+    sft = module.cfg
+
+    def events(clips):
+        return [[(e.start, e.end, e.object, e.sound) for e in c.events] for c in clips]
+
+    def clips(*over):
+        cfg = RLConfig.load("tiny-grpo", [f"init_from={sft_ckpt}", "n_clips=3", *over])
+        return Prompter(module.model, sft, cfg).clips
+
+    world = WorldConfig.named(sft.data.world)
+    train = [make_clip(world, sft.data.seeds[0], i) for i in range(3)]
+    assert events(clips()) == events(train)
+    fresh = clips("clip_seed=777")
+    assert events(fresh) == events([make_clip(world, 777, i) for i in range(3)]) != events(train)
+    for seed in sft.data.seeds[1:]:
+        with pytest.raises(ConfigError, match="val or test seed"):
+            clips(f"clip_seed={seed}")

@@ -477,8 +477,9 @@ def test_cli_train_then_eval(tmp_path, capsys):
     assert [r["world"] for r in rows] == ["tiny (trained on)", "4-6s"]
     assert all(0 <= r["explicit mIoU"] <= 1 and 0 <= r["explicit chance"] <= 1 and 0 <= r["implicit acc"] <= 1
                for r in rows)
-    assert main(["bench", "worlds", "--ckpt", ckpt, "--worlds", "nowhere"]) == 2
-    assert "data.world" in capsys.readouterr().err
+    assert main(["bench", "worlds", "--ckpt", ckpt, "--worlds", "4-6s", "nowhere"]) == 2
+    said = capsys.readouterr()
+    assert "data.world is 'nowhere'" in said.err and "questions" not in said.out  # refused before any world ran
     assert main(["train", "--config", "tiny-sft", "--set", "stage=9"]) == 2
 
 

@@ -46,6 +46,10 @@ class RLConfig:
                                                                "temporal_order": 1.0, "cross_modal": 1.0})
     """Reward names (``rl/rewards.py``) and their weights."""
     n_clips: int = 400
+    clip_seed: int | None = None
+    """The world seed RL's clips come from. None: the SFT run's training seed — clips SFT has already learned.
+    Another seed gives clips SFT never saw, so the reward measures what carries to new clips; the SFT run's
+    val and test seeds are refused (RL would train on what it is evaluated on)."""
     prompts_per_step: int = 8
     group_size: int = 4
     """Answers sampled per prompt — GRPO's G; PPO samples the same number, so both see as many answers."""
@@ -91,11 +95,15 @@ class RLConfig:
 
 
 class Prompter:
-    """Questions on the SFT run's training clips, drawn by a seeded generator: (batch, reward columns)."""
+    """Questions on the SFT run's training clips (or ``clip_seed``'s), drawn by a seeded generator: (batch, reward columns)."""
 
     def __init__(self, model, sft: TrainConfig, cfg: RLConfig):
         world = WorldConfig.named(sft.data.world)
-        self.clips = [make_clip(world, sft.data.seeds[0], i) for i in range(cfg.n_clips)]
+        seed = sft.data.seeds[0] if cfg.clip_seed is None else cfg.clip_seed
+        if seed in sft.data.seeds[1:]:
+            raise ConfigError(f"RLConfig.clip_seed {seed} is the SFT run's val or test seed ({sft.data.seeds[1:]}): "
+                              "RL would train on the clips it is measured on; pick another seed")
+        self.clips = [make_clip(world, seed, i) for i in range(cfg.n_clips)]
         self.features = encode_clips(model.encoders, self.clips, sft.data.cache)
         for c in self.clips:
             c.frames = c.audio = None  # features are all RL needs
