@@ -225,14 +225,17 @@ def _info(args) -> None:
     print(describe_environment())
 
 
-def _threads(text: str) -> int:
-    """``--threads N``: torch's thread count, a whole number from 1 (argparse prints the error in one line)."""
+def _count(text: str) -> int:
+    """A count on the command line (``--threads``, ``--limit``, ``--seeds``, …): a whole number from 1.
+
+    argparse prints the error in one line naming the option; 0 or a negative number would otherwise mean
+    "no limit" (``--limit 0``), one short of every question (``--limit -1``) or a traceback further down."""
     try:
         n = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (e.g. --threads 2)") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if n < 1:
-        raise argparse.ArgumentTypeError(f"{n}: give at least 1 thread (2 on a 2-core machine)")
+        raise argparse.ArgumentTypeError(f"{n}: give at least 1")
     return n
 
 
@@ -258,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("base", help="train the tiny base models (stage 0) into a folder")
     b.add_argument("--out", default="assets/tiny")
     b.add_argument("--quick", action="store_true", help="a fraction of the steps (tests)")
-    b.add_argument("--threads", type=_threads, default=1)
+    b.add_argument("--threads", type=_count, default=1)
     b.set_defaults(func=_base)
 
     from .experiments import REGISTRY
@@ -269,17 +272,17 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("what", choices=list(REGISTRY), help="the experiment (listed above)")
     be.add_argument("--recipe", default=None, help="the training recipe (sft, lora; default tiny-sft)")
     be.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="recipe overrides (sft, lora)")
-    be.add_argument("--limit", type=int, default=None, help="questions per task kind in the evaluation (sft, lora)")
-    be.add_argument("--n", type=int, default=None, help="clips (cache; default 1000)")
-    be.add_argument("--steps", type=int, default=None, help="training steps (experiments; each has its default)")
-    be.add_argument("--n-train", type=int, default=None, help="training clips (experiments and time; each has its default)")
-    be.add_argument("--n-test", type=int, default=None, help="test clips (experiments; each has its default)")
+    be.add_argument("--limit", type=_count, default=None, help="questions per task kind in the evaluation (sft, lora)")
+    be.add_argument("--n", type=_count, default=None, help="clips (cache; default 1000)")
+    be.add_argument("--steps", type=_count, default=None, help="training steps (experiments; each has its default)")
+    be.add_argument("--n-train", type=_count, default=None, help="training clips (experiments and time; each has its default)")
+    be.add_argument("--n-test", type=_count, default=None, help="test clips (experiments; each has its default)")
     be.add_argument("--ckpt", default=None, help="the checkpoint (rl: the SFT start, default the shipped model; explorer)")
     be.add_argument("--ablations", action="store_true", help="rl: also GRPO − order reward, − cross-modal reward, β = 0")
     be.add_argument("--worlds", nargs="+", default=None, metavar="WORLD",
                     help="worlds: test worlds after the trained one (default tiny, 4-8s, 12-16s, 16-24s, 'tiny, 5-6 events')")
-    be.add_argument("--seeds", type=int, default=None, help="runs per variant (rl, time; default 3)")
-    be.add_argument("--threads", type=_threads, default=1)
+    be.add_argument("--seeds", type=_count, default=None, help="runs per variant (rl, time; default 3)")
+    be.add_argument("--threads", type=_count, default=1)
     be.set_defaults(func=_bench)
 
     t = sub.add_parser("train", help="train with Lightning from a YAML config (resumes from last.ckpt)")
@@ -287,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides, e.g. lora.r=4 max_epochs=2")
     t.add_argument("--fresh", action="store_true", help="start over: the run folder's old checkpoints are removed")
     t.add_argument("--eval", action="store_true", help="print the test-split table after training")
-    t.add_argument("--threads", type=_threads, default=None)
+    t.add_argument("--threads", type=_count, default=None)
     t.set_defaults(func=_train)
 
     r = sub.add_parser("rl", help="RL (PPO or GRPO) on temporal rewards from an SFT checkpoint")
@@ -295,25 +298,25 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="overrides, e.g. iterations=20 beta=0")
     r.add_argument("--fresh", action="store_true", help="ignore a saved RL state in the run folder")
     r.add_argument("--eval", action="store_true", help="print the test-split table after RL")
-    r.add_argument("--limit", type=int, default=None, help="questions per task kind in the evaluation")
-    r.add_argument("--threads", type=_threads, default=None)
+    r.add_argument("--limit", type=_count, default=None, help="questions per task kind in the evaluation")
+    r.add_argument("--threads", type=_count, default=None)
     r.set_defaults(func=_rl)
 
     e = sub.add_parser("eval", help="evaluate a checkpoint: tasks × metrics with chance rows")
     e.add_argument("--ckpt", required=True)
     e.add_argument("--split", choices=["val", "test"], default="test")
-    e.add_argument("--limit", type=int, default=None, help="at most this many questions per task kind")
+    e.add_argument("--limit", type=_count, default=None, help="at most this many questions per task kind")
     e.add_argument("--world", default=None, help="test clips from another world than training's, e.g. '12-16s' "
                    "(longer clips) or 'tiny, 5-6 events' (more events); chance still from the training answers")
     e.add_argument("--errors", action="store_true", help="also sort the implicit (a2v / v2a) answers by what "
                    "else happens during the asked event, and the wrong ones by what they name")
-    e.add_argument("--threads", type=_threads, default=None)
+    e.add_argument("--threads", type=_count, default=None)
     e.set_defaults(func=_eval)
 
     sh = sub.add_parser("ship", help="evaluate a checkpoint and ship it (weights + card) in assets/tiny")
     sh.add_argument("--ckpt", required=True)
     sh.add_argument("--name", default="grounding", help="file name in assets/tiny (name.ckpt, name.json)")
-    sh.add_argument("--threads", type=_threads, default=None)
+    sh.add_argument("--threads", type=_count, default=None)
     sh.set_defaults(func=_ship)
 
     x = sub.add_parser("explore", help="open the explorer notebook in JupyterLab (a checkpoint, or the shipped model)")
@@ -327,14 +330,14 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="e.g. data.cache=data/features")
     f.add_argument("--splits", nargs="+", choices=["train", "val", "test"], default=["train", "val", "test"])
     f.add_argument("--rank", type=int, default=0, help="this process's shard (every world-size-th clip)")
-    f.add_argument("--world-size", type=int, default=1)
-    f.add_argument("--threads", type=_threads, default=None)
+    f.add_argument("--world-size", type=_count, default=1)
+    f.add_argument("--threads", type=_count, default=None)
     f.set_defaults(func=_features)
 
     pl = sub.add_parser("plan", help="GPU memory per device for a recipe, counted on the meta device (no weights)")
     pl.add_argument("--config", default="full-sft")
     pl.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="recipe overrides, e.g. data.batch_size=4")
-    pl.add_argument("--devices", type=int, default=1)
+    pl.add_argument("--devices", type=_count, default=1)
     pl.add_argument("--strategy", choices=["ddp", "fsdp"], default=None, help="default: the recipe's (ddp if auto)")
     pl.add_argument("--gpu-mem", type=float, default=80.0, help="GiB per device (H100: 80)")
     pl.set_defaults(func=_plan)

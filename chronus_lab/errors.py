@@ -45,4 +45,4 @@ def check_fields(owner: str, checks, error: type[ChronusError] = ConfigError) ->
     """
     for ok, name, why in checks:
         if not ok:
-            raise error(f"{owner}.{name} is invalid: {why}.")
+            raise error(f"{owner}.{name} is invalid: {str(why).rstrip('.')}.")  # a nested error's own "." once

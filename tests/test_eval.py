@@ -1,5 +1,6 @@
 """Evaluation metrics on hand-worked cases, and the harness with an oracle and a wrong model."""
 import math
+from collections import Counter
 
 import pytest
 import torch
@@ -236,3 +237,19 @@ def test_probe_rows_count_single_label_slices():
         assert r["train slices"] > 0 and r["test slices"] > 0 and 0.0 <= r["probe acc"] <= 1.0
         assert r["chance"] == round(1 / r["classes"], 3)
         assert r["set probe"] is None or 0.0 <= r["set probe"] <= 1.0
+
+
+def test_limit_per_kind_takes_the_first_n_of_each_kind_and_refuses_zero(split):
+    """``limit_per_kind=0`` meant "no limit" and -1 "all but one" (a slice); now a count from 1 or None."""
+    from chronus_lab.errors import ConfigError
+    from chronus_lab.eval.harness import predict
+
+    dataset, _ = split
+    per_kind = Counter(t.kind for _, t in dataset.tasks)
+    asked = Counter(p.task.kind for p in predict(Scripted(dataset, lambda t: t.answer), dataset, limit_per_kind=2))
+    assert asked == {k: min(2, n) for k, n in per_kind.items()}
+    everything = predict(Scripted(dataset, lambda t: t.answer), dataset, limit_per_kind=None)
+    assert len(everything) == len(dataset.tasks)
+    for bad in (0, -1, 1.5, True, "3"):
+        with pytest.raises(ConfigError, match="limit_per_kind"):
+            predict(Scripted(dataset, lambda t: t.answer), dataset, limit_per_kind=bad)

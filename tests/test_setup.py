@@ -22,20 +22,24 @@ def test_explicit_device_is_kept():
     assert pick_device("cpu") == "cpu"
 
 
-def test_a_bad_thread_count_is_one_clear_error(capsys, monkeypatch):
-    """``--threads 0`` reached ``torch.set_num_threads`` and ended in its traceback; now the command line refuses it
-    in one line, and ``setup`` (notebooks, ``CHRONUS_THREADS``) raises the project's ConfigError."""
+def test_a_bad_count_is_one_clear_error(capsys, monkeypatch):
+    """``--threads 0`` ended in torch's traceback, ``--seeds 0`` in statistics', ``--limit 0`` evaluated every question;
+    now the command line refuses a count below 1 in one line, and ``setup`` (notebooks, ``CHRONUS_THREADS``) raises
+    the project's ConfigError for a bad thread count."""
     import pytest
 
     from chronus_lab.cli import main
     from chronus_lab.errors import ConfigError
 
     before = torch.get_num_threads()
-    for bad in ("0", "-2", "two", "1.5"):
-        with pytest.raises(SystemExit) as info:
-            main(["train", "--config", "tiny-grounding", "--threads", bad])
-        err = capsys.readouterr().err
-        assert info.value.code == 2 and "--threads" in err and "Traceback" not in err
+    for command, option in ((["train", "--config", "tiny-grounding"], "--threads"),
+                            (["eval", "--ckpt", "assets/tiny/grounding.ckpt"], "--limit"),  # 0 meant every question
+                            (["bench", "rl"], "--seeds"), (["bench", "probe"], "--n-train")):
+        for bad in ("0", "-2", "two", "1.5"):
+            with pytest.raises(SystemExit) as info:
+                main([*command, option, bad])
+            err = capsys.readouterr().err
+            assert info.value.code == 2 and f"argument {option}: " in err and "Traceback" not in err
     for bad in (0, -1, 1.5, "x"):
         with pytest.raises(ConfigError, match="threads must be a whole number"):
             setup(threads=bad, quiet=True)

@@ -424,8 +424,12 @@ def test_load_checkpoint_rejects_foreign_files(tmp_path):
     with pytest.raises(CheckpointError, match="no ChronusLab config"):
         load_checkpoint(tmp_path / "other.ckpt")
     (tmp_path / "broken.ckpt").write_bytes(b"PK\x03\x04 truncated")
-    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+    with pytest.raises(CheckpointError, match="not a readable checkpoint") as err:
         load_checkpoint(tmp_path / "broken.ckpt")
+    assert "retrain" in str(err.value) and len(str(err.value)) < 400  # what to do, not torch's five sentences
+    (tmp_path / "run").mkdir()
+    with pytest.raises(CheckpointError, match="is a folder.*last.ckpt"):
+        load_checkpoint(tmp_path / "run")
 
 
 def test_loading_is_strict_about_keys_and_shapes(tmp_path):

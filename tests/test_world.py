@@ -131,6 +131,11 @@ def test_a_named_world_can_ask_for_more_events_than_training_had():
         heard = [e.sound for e in clip.events if e.kind in ("av", "a")]
         assert len(set(seen)) == len(seen) and len(set(heard)) == len(heard)
     assert WorldConfig.named("12-16s, 2-4 events").max_duration == 16.0
-    for bad in ("tiny, lots", "tiny, 9-10 events", "huge"):
+    one = WorldConfig.named("4-8s, 1 event")  # one number: exactly that many
+    assert all(len(make_clip(one, 3, i).events) == 1 for i in range(4))
+    for bad in ("tiny, lots", "tiny, 9-10 events", "tiny, 0 events", "huge"):
         with pytest.raises(ConfigError, match="data.world"):
             WorldConfig.named(bad)
+    # the limit that was broken is named in the message, with the numbers
+    with pytest.raises(ConfigError, match=r"number of classes \(8; got 10\)"):
+        WorldConfig.named("tiny, 9-10 events")

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
+from ..errors import ConfigError
 from ..model.omni import collate
 from ..world.tasks import AVFC_TYPES, Task, format_box
 from . import metrics as M
@@ -140,6 +141,11 @@ MAX_NEW_TOKENS = {"avcap": 96}
 def predict(model, dataset, batch_size: int = 32, limit_per_kind: int | None = None) -> list[Prediction]:
     """Greedy answers to every task of a dataset (``.tasks`` = [(clip index, Task)], ``.features``
     per clip), batched by kind (captions need longer answers)."""
+    if limit_per_kind is not None and (isinstance(limit_per_kind, bool) or not isinstance(limit_per_kind, int)
+                                       or limit_per_kind < 1):
+        # 0 used to mean "no limit" and -1 "all but the last": a typo would silently change the table
+        raise ConfigError(f"limit_per_kind must be a whole number from 1 or None (every question), "
+                          f"not {limit_per_kind!r}")
     by_kind = defaultdict(list)
     for ci, task in dataset.tasks:
         by_kind[task.kind].append((ci, task))
@@ -147,7 +153,7 @@ def predict(model, dataset, batch_size: int = 32, limit_per_kind: int | None = N
     model.eval()
     out = []
     for kind, items in by_kind.items():
-        items = items[:limit_per_kind] if limit_per_kind else items
+        items = items[:limit_per_kind] if limit_per_kind is not None else items
         for i in range(0, len(items), batch_size):
             chunk = items[i:i + batch_size]
             batch = collate([dataset.features[ci] for ci, _ in chunk], [t.question for _, t in chunk])

@@ -167,8 +167,7 @@ class TrainConfig:
               for f in ("n_train", "n_val", "n_test", "batch_size", "tasks_per_clip")],
             (math.isfinite(d.time_offset) and 0 <= d.time_offset <= 1e4, "data.time_offset", "need 0 to 10,000 seconds"),
             (0 <= d.curriculum_epochs <= self.max_epochs, "data.curriculum_epochs", "need 0 to max_epochs"),
-            (_world_ok(d.world), "data.world", f"{d.world!r}: use 'tiny', 'varying' or a range of lengths like '4-12s' "
-             "(within WorldConfig's limits)"),
+            (_world_problem(d.world) is None, "data.world", _world_problem(d.world)),
             (0 <= self.w_naming <= 100 and math.isfinite(self.w_naming), "w_naming", "need 0 to 100"),
             (0 <= self.w_saliency <= 100 and math.isfinite(self.w_saliency), "w_saliency", "need 0 to 100"),
             (0 <= self.w_pairing <= 100 and math.isfinite(self.w_pairing), "w_pairing", "need 0 to 100"),
@@ -234,14 +233,15 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
-def _world_ok(name: str) -> bool:
+def _world_problem(name: str) -> str | None:
+    """What is wrong with a world's name, in WorldConfig's own words (which limit, which syntax), or None."""
     from ..world.config import WorldConfig
 
     try:
         WorldConfig.named(name)
-    except ConfigError:
-        return False
-    return True
+    except ConfigError as e:
+        return str(e)
+    return None
 
 
 def read_recipe(name_or_path: str, overrides=()) -> tuple[dict, Path]:

@@ -294,12 +294,18 @@ def _keys(what: str, keys: list[str], show: int = 6) -> str:
 def read_checkpoint(path, what: str = "checkpoint") -> dict:
     """``torch.load`` of a ChronusLab checkpoint, or one clear error (missing, unreadable, foreign)."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{what}: {path} is a folder; give the checkpoint file in it, e.g. "
+                              f"{path / 'checkpoints' / 'last.ckpt'}")
     if not path.is_file():
         raise CheckpointError(f"{what}: no checkpoint at {path} (runs keep theirs in <run>/checkpoints/last.ckpt)")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # a truncated or foreign file: torch raises many kinds
-        raise CheckpointError(f"{what}: {path} is not a readable checkpoint ({type(err).__name__}: {err})") from None
+        detail = str(err).split(". ")[0]  # torch's zip errors run on for five sentences
+        raise CheckpointError(f"{what}: {path} is not a readable checkpoint ({type(err).__name__}: {detail}) — "
+                              "damaged or cut short? Copy it again, or retrain it (a run folder whose last.ckpt "
+                              "is damaged starts over with `chronus-lab train … --fresh`)") from None
     if not isinstance(ckpt, dict) or CONFIG_KEY not in ckpt or "state_dict" not in ckpt:
         raise CheckpointError(f"{what}: {path} has no ChronusLab config inside: was it written by `chronus-lab train`?")
     return ckpt

@@ -82,7 +82,8 @@ class WorldConfig:
             (1 <= self.min_events <= self.max_events, "min_events/max_events",
              "need 1 <= min_events <= max_events"),
             (self.max_events <= min(len(self.shapes) * len(self.colours), len(self.sounds)),
-             "max_events", "classes never repeat inside a clip, so it must be <= the number of classes"),
+             "max_events", "classes never repeat inside a clip, so it must be <= the number of classes "
+             f"({min(len(self.shapes) * len(self.colours), len(self.sounds))}; got {self.max_events})"),
             (0 < self.min_event_s <= self.max_event_s <= self.min_duration, "min_event_s/max_event_s",
              "need 0 < min_event_s <= max_event_s <= min_duration"),
             (math.isfinite(self.noise_floor) and 0 <= self.noise_floor < 0.5, "noise_floor", "need 0 <= noise_floor < 0.5"),
@@ -137,17 +138,18 @@ class WorldConfig:
     def named(cls, name: str) -> "WorldConfig":
         """The world a config names (``data.world``): ``"tiny"``, ``"varying"`` or a range of clip lengths
         ``"<shortest>-<longest>s"`` (``"4-12s"``), optionally with a range of events per clip after a comma
-        (``"tiny, 5-6 events"``: more events than the default 2–4) — the one place that choice is made."""
+        (``"tiny, 5-6 events"``: more events than the default 2–4; ``"tiny, 3 events"``: exactly 3) — the one place
+        that choice is made."""
         lengths, _, events = str(name).partition(",")
         world = cls._named_lengths(lengths, name)
         if not events:
             return world
-        m = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*events\s*", events)
+        m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?events?\s*", events)
         if not m:
-            raise ConfigError(f"data.world is {name!r}; after the comma give a range of events per clip, "
-                              "like 'tiny, 5-6 events'")
+            raise ConfigError(f"data.world is {name!r}; after the comma give the events per clip, a range like "
+                              "'tiny, 5-6 events' or one number like 'tiny, 3 events'")
         try:
-            return replace(world, min_events=int(m.group(1)), max_events=int(m.group(2)))
+            return replace(world, min_events=int(m.group(1)), max_events=int(m.group(2) or m.group(1)))
         except ConfigError as e:
             raise ConfigError(f"data.world {name!r}: {e}") from None
 
