@@ -46,3 +46,26 @@ def check_fields(owner: str, checks, error: type[ChronusError] = ConfigError) ->
     for ok, name, why in checks:
         if not ok:
             raise error(f"{owner}.{name} is invalid: {str(why).rstrip('.')}.")  # a nested error's own "." once
+
+
+SEED_MAX = 2**32 - 1
+"""numpy's and Lightning's seeds are unsigned 32-bit: a seed outside 0 … SEED_MAX is refused by the config."""
+
+
+def make_folder(path, field: str = "out"):
+    """Create a run's folder (and its parents), or one ConfigError naming the field and the reason.
+
+    >>> make_folder("/proc/no-such-run")
+    Traceback (most recent call last):
+    ...
+    chronus_lab.errors.ConfigError: out: cannot create the folder /proc/no-such-run (FileNotFoundError): give a folder you can write, e.g. --set out=runs/<name>
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigError(f"{field}: cannot create the folder {path} ({type(err).__name__}): give a folder you can "
+                          f"write, e.g. --set {field}=runs/<name>") from None
+    return path

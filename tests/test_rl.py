@@ -314,3 +314,6 @@ def test_clip_seed_gives_rl_clips_sft_never_saw_and_refuses_the_eval_splits(sft_
     for seed in sft.data.seeds[1:]:
         with pytest.raises(ConfigError, match="val or test seed"):
             clips(f"clip_seed={seed}")
+    for over in ("clip_seed=-1", "seed=-1", "seed=4294967296"):  # numpy's traceback before
+        with pytest.raises(ConfigError, match="seed/clip_seed is invalid"):
+            RLConfig.load("tiny-grpo", [over])

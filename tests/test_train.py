@@ -42,12 +42,32 @@ def test_overrides_and_clear_errors():
     assert cfg.lora.r == 4 and cfg.data.mixture == {"v2t": 1} and cfg.finetune == "full"
     bad = [(["data.seeds=[1, 1, 2]"], "data.seeds"), (["stage=3"], "stage"), (["lora.rank=4"], "unknown field"),
            (["data.mixture={zzz: 1}"], "unknown kinds"), (["lr"], "key=value"),
-           (["model_overrides={a: 1} lr=2"], "not valid YAML")]
+           (["model_overrides={a: 1} lr=2"], "not valid YAML"),
+           (["seed=-1"], "seed is invalid"), (["seed=4294967296"], "seed is invalid"),  # numpy's tracebacks before
+           (["data.seeds=[-1, 2, 3]"], "data.seeds is invalid: each from 0")]
     for over, words in bad:
         with pytest.raises(TrainConfigError, match=words):
             TrainConfig.load("tiny-sft", over)
     with pytest.raises(TrainConfigError, match="tiny-sft"):
         TrainConfig.load("no-such-recipe")
+
+
+@pytest.mark.parametrize("over, words", [
+    ("precision=fp8", "Lightning refused precision='fp8'.*Allowed precision values"),
+    ("strategy=foo", "Lightning refused .*strategy='foo'"),
+    ("lora.targets=[nope]", r"lora.targets \['nope'\] name no layer.*q_proj"),
+    ("out={file}/run", "out: cannot create the folder"),
+])
+def test_what_lightning_peft_or_the_disk_refuse_is_one_config_error(tmp_path, over, words):
+    """These passed the config's own checks and ended in Lightning's, PEFT's or pathlib's traceback."""
+    from chronus_lab.errors import ConfigError
+    from chronus_lab.train.run import prepare
+
+    (tmp_path / "file").write_text("a file, not a folder")
+    cfg = TrainConfig.load("tiny-sft", [f"out={tmp_path / 'ok'}", over.format(file=tmp_path / "file")])
+    with pytest.raises(ConfigError, match=words) as info:
+        prepare(cfg, quiet=True)
+    assert "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize("text, words", [

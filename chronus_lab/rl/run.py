@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import ConfigError, check_fields
+from ..errors import SEED_MAX, ConfigError, check_fields, make_folder
 from ..model.encoders import encode_clips
 from ..model.omni import collate
 from ..train.config import TrainConfig, read_recipe, reject_unknown
@@ -85,6 +85,8 @@ class RLConfig:
              "lr/temperature/max_new_tokens", "need 0 < lr <= 1, 0 <= temperature <= 10, 1 to 512 tokens"),
             (self.kl_coef >= 0 and self.beta >= 0 and 0 < self.clip < 1, "kl_coef/beta/clip", "out of range"),
             (self.loss_type in ("sequence", "token"), "loss_type", "use 'sequence' or 'token'"),
+            (0 <= self.seed <= SEED_MAX and (self.clip_seed is None or 0 <= self.clip_seed <= SEED_MAX),
+             "seed/clip_seed", f"need 0 to {SEED_MAX:,} (got {self.seed}, {self.clip_seed})"),
         ])
 
     @classmethod
@@ -195,7 +197,7 @@ def train_rl(cfg: RLConfig, resume: bool = True, log=print) -> RLRun:
         torch.set_rng_state(state["torch_rng"])
         rng.setstate(state["rng"])
         history, start = state["history"], state["iteration"]
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     for it in range(start, cfg.iterations):
         batch, _, cols = prompter.draw(rng)
         stats = {"iteration": it + 1, **rl_step(module, value_head, params, optimizer, batch, cols, cfg, reward)}

@@ -274,10 +274,17 @@ def add_lora(llm, spec: LoraSpec, new_token_ids: list[int], dropout: float | Non
     if not getattr(llm.config, "tie_word_embeddings", False):  # an untied head (Llama-2) has its own rows
         rows["lm_head"] = list(new_token_ids)
     tokens = {"trainable_token_indices": rows} if spec.train_new_tokens else {}
-    with quiet_peft():
-        return get_peft_model(llm, LoraConfig(
-            r=spec.r, lora_alpha=spec.alpha, lora_dropout=spec.dropout if dropout is None else dropout,
-            target_modules=list(spec.targets), bias="none", task_type="CAUSAL_LM", **tokens))
+    from peft.utils.error import NoMatchingPeftModuleError
+
+    try:
+        with quiet_peft():
+            return get_peft_model(llm, LoraConfig(
+                r=spec.r, lora_alpha=spec.alpha, lora_dropout=spec.dropout if dropout is None else dropout,
+                target_modules=list(spec.targets), bias="none", task_type="CAUSAL_LM", **tokens))
+    except NoMatchingPeftModuleError:
+        linear = sorted({name.rsplit(".", 1)[-1] for name, m in llm.named_modules() if isinstance(m, torch.nn.Linear)})
+        raise ConfigError(f"lora.targets {list(spec.targets)} name no layer of this LLM; its linear layers are "
+                          f"{linear}") from None
 
 
 def build_module(cfg: TrainConfig, model: OmniModel | None = None) -> OmniModule:

@@ -25,8 +25,9 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 
-from ..errors import ConfigError
+from ..errors import ConfigError, make_folder
 from ..model.hub import quiet_transformers
 from .config import TrainConfig
 from .data import OmniDataModule
@@ -78,8 +79,17 @@ def prepare(cfg: TrainConfig, quiet: bool = False) -> Run:
     if cfg.init_from:
         module.load_trainable(cfg.init_from)
     data = OmniDataModule(cfg, module.model.encoders, module.model.answer_format)
-    folder = Path(cfg.out)
-    trainer = L.Trainer(
+    folder = make_folder(cfg.out)
+    try:
+        trainer = _trainer(cfg, folder, quiet)
+    except (ValueError, ImportError, MisconfigurationException) as err:  # Lightning refused one of the config's names
+        raise ConfigError(f"Lightning refused precision={cfg.precision!r} / accelerator={cfg.accelerator!r} / "
+                          f"devices={cfg.devices!r} / strategy={cfg.strategy!r}: {str(err).splitlines()[0]}") from None
+    return Run(module, data, trainer, folder)
+
+
+def _trainer(cfg: TrainConfig, folder: Path, quiet: bool) -> L.Trainer:
+    return L.Trainer(
         max_epochs=cfg.max_epochs, max_steps=cfg.max_steps, gradient_clip_val=cfg.grad_clip,
         precision=cfg.precision, accelerator=cfg.accelerator, devices=cfg.devices, strategy=cfg.strategy,
         num_nodes=cfg.num_nodes,
@@ -88,7 +98,6 @@ def prepare(cfg: TrainConfig, quiet: bool = False) -> Run:
         enable_progress_bar=cfg.progress_bar and not quiet, enable_model_summary=not quiet,
         num_sanity_val_steps=0, log_every_n_steps=10, deterministic=False,
         use_distributed_sampler=False)  # the data module shards its own sampler by rank (EpochSampler)
-    return Run(module, data, trainer, folder)
 
 
 def config_changes(saved: dict, now: dict, prefix: str = "") -> list[str]:
