@@ -31,14 +31,18 @@ The top layer: it may import every other.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
 
 
 def _world(args) -> None:
+    from .errors import ConfigError
     from .world import WorldConfig, generate_world, load_world
 
+    if len(args.duration) > 2:
+        raise ConfigError(f"--duration takes one length or MIN MAX (got {len(args.duration)} numbers)")
     cfg = WorldConfig(min_duration=args.duration[0], max_duration=args.duration[-1])
     t0 = time.perf_counter()
     out = generate_world(args.out, n=args.n, seed=args.seed, cfg=cfg, chunk_size=args.chunk_size,
@@ -145,6 +149,7 @@ def _ship(args) -> None:
     from .train.ship import card_path, ckpt_path, ship
 
     setup(seed=0, threads=args.threads, quiet=True)
+    ckpt_path(args.name)  # a bad name is refused before the evaluation, not after it
     ev = evaluate_module(load_checkpoint(args.ckpt))  # the whole test split: the card's table is the README's
     print(ev.table())
     rows = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in ev.rows]
@@ -237,6 +242,17 @@ def _count(text: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"{n}: give at least 1")
     return n
+
+
+def _amount(text: str) -> float:
+    """A positive, finite amount on the command line (``--gpu-mem``); ``nan`` compared false with every limit."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(x) and x > 0):
+        raise argparse.ArgumentTypeError(f"{text}: give a positive number")
+    return x
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -339,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="recipe overrides, e.g. data.batch_size=4")
     pl.add_argument("--devices", type=_count, default=1)
     pl.add_argument("--strategy", choices=["ddp", "fsdp"], default=None, help="default: the recipe's (ddp if auto)")
-    pl.add_argument("--gpu-mem", type=float, default=80.0, help="GiB per device (H100: 80)")
+    pl.add_argument("--gpu-mem", type=_amount, default=80.0, help="GiB per device (H100: 80)")
     pl.set_defaults(func=_plan)
 
     i = sub.add_parser("info", help="versions, device and threads")

@@ -40,6 +40,10 @@ def test_a_bad_count_is_one_clear_error(capsys, monkeypatch):
                 main([*command, option, bad])
             err = capsys.readouterr().err
             assert info.value.code == 2 and f"argument {option}: " in err and "Traceback" not in err
+    for bad in ("0", "-5", "nan", "inf", "lots"):  # an amount: --gpu-mem nan used to print a plan
+        with pytest.raises(SystemExit) as info:
+            main(["plan", "--gpu-mem", bad])
+        assert info.value.code == 2 and "argument --gpu-mem: " in capsys.readouterr().err
     for bad in (0, -1, 1.5, "x"):
         with pytest.raises(ConfigError, match="threads must be a whole number"):
             setup(threads=bad, quiet=True)

@@ -53,6 +53,21 @@ def test_ship_writes_a_slim_checkpoint_that_loads_the_same_weights(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_shipped_name_is_a_plain_file_name(tmp_path, capsys):
+    """``--name ../evil`` wrote beside assets/tiny and ``--name ''`` a hidden ``.ckpt``; now refused, before the
+    evaluation (the CLI would otherwise evaluate for minutes first), and nothing is written."""
+    from chronus_lab.cli import main
+    from chronus_lab.errors import ConfigError
+
+    for bad in ("../evil", "", "a/b", ".hidden", "x."):
+        with pytest.raises(ConfigError, match="plain file name"):
+            ship(shipped("grounding"), bad, [], "…", folder=tmp_path / "assets")
+        assert main(["ship", "--ckpt", str(shipped("grounding")), "--name", bad]) == 2
+        assert "plain file name" in capsys.readouterr().err
+    assert not (tmp_path / "assets").exists() and not (tmp_path / "evil.ckpt").exists()
+    assert sorted(p.name for p in ASSETS.glob("*.ckpt")) == ["grounding.ckpt"]
+
+
 def test_a_shipped_model_that_does_not_fit_the_base_models_is_refused(tmp_path):
     with pytest.raises(CheckpointError, match="no shipped checkpoint 'grounding'"):
         shipped("grounding", folder=tmp_path)

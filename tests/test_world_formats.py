@@ -132,3 +132,17 @@ def test_cli_world_and_check(tmp_path, capsys):
     assert err.count("\n") == 1 and "overwrite" in err
     assert main(["check", str(tmp_path / "nope")]) == 2
     assert "no such dataset folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--seed", "-1"], "seed must be 0 to"),  # numpy's traceback before
+    (["--duration", "4", "6", "8"], "one length or MIN MAX"),  # read as 4-8 s with an events error before
+    (["--out", "{file}/w"], "cannot write the dataset"),  # pathlib's traceback before
+])
+def test_cli_world_refuses_bad_arguments_in_one_line(tmp_path, capsys, args, words):
+    (tmp_path / "file").write_text("a file, not a folder")
+    args = [a.format(file=tmp_path / "file") for a in args]
+    assert main(["world", "--n", "2", "--out", str(tmp_path / "w"), "--workers", "1", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # nothing left behind

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import torch
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 from ..model.config import ASSETS
 from .config import TrainConfig
 from .module import CONFIG_KEY, read_checkpoint
@@ -43,12 +44,20 @@ def base_hash(folder: Path = ASSETS) -> str:
     return h.hexdigest()[:12]
 
 
+def _plain(name: str) -> str:
+    """A shipped model's name is a plain file name: ``../x`` wrote outside ``assets/tiny``, ``""`` a hidden ``.ckpt``."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", str(name)) or name.endswith("."):
+        raise ConfigError(f"a shipped model's name is a plain file name of letters, digits, '_', '-' or '.' "
+                          f"(e.g. grounding), not {name!r}")
+    return name
+
+
 def card_path(name: str, folder: Path = ASSETS) -> Path:
-    return Path(folder) / f"{name}.json"
+    return Path(folder) / f"{_plain(name)}.json"
 
 
 def ckpt_path(name: str, folder: Path = ASSETS) -> Path:
-    return Path(folder) / f"{name}.ckpt"
+    return Path(folder) / f"{_plain(name)}.ckpt"
 
 
 def ship(ckpt, name: str, table: list[dict], command: str, folder: Path = ASSETS) -> dict:
