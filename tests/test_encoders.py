@@ -72,6 +72,32 @@ def test_whisper_encoder_is_an_option():
     assert out.shape == (3, 25, 64)
 
 
+@pytest.mark.parametrize("damage", ["cut short", "garbage", "deleted"])
+def test_a_damaged_cache_file_is_one_error_that_names_it_and_deleting_it_heals(encoders, clips, tmp_path, damage):
+    """A cut-short, overwritten or vanished feature file ended in safetensors' own error mid-training."""
+    from chronus_lab.errors import DataError
+    from chronus_lab.model.encoders import CachedFeatures
+
+    clip, _ = clips[1]
+    cache = FeatureCache(tmp_path, encoders)
+    good = {k: v.clone() for k, v in cache(clip).items()}  # safetensors maps the file: copy before damaging it
+    path = cache.path(clip)
+    raw = path.read_bytes()
+    path.unlink()  # a new file, as a copy or an editor makes: rewriting the mapped one in place is a bus error
+    if damage == "deleted":
+        reader = CachedFeatures([path])
+    else:
+        path.write_bytes(raw[: len(raw) // 2] if damage == "cut short" else b"not safetensors" * 10)
+        reader = CachedFeatures([path])
+        with pytest.raises(DataError, match="delete that file") as info:
+            cache(clip)
+        assert str(path) in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(DataError, match="cannot be read"):
+        reader[0]
+    path.unlink(missing_ok=True)  # what the message says to do
+    torch.testing.assert_close(cache(clip)["vision"], good["vision"])
+
+
 def test_cache_hits_and_invalidates(encoders, clips, tmp_path):
     clip, _ = clips[1]
     cache = FeatureCache(tmp_path, encoders)

@@ -101,6 +101,10 @@ def test_same_seed_same_clip_and_other_seed_differs(cfg):
     assert np.array_equal(a.frames, b.frames) and np.array_equal(a.audio, b.audio)
     assert a.annotation() == b.annotation()
     assert not np.array_equal(a.audio, c.audio)
+    assert make_clip(cfg, np.int64(3), np.int64(11)).annotation() == a.annotation()  # numpy integers are whole numbers
+    for seed, index in ((-1, 0), (0, -1), (1.5, 0), (True, 0), (2**32, 0)):  # numpy's ValueError/TypeError before
+        with pytest.raises(ConfigError, match="make_clip: (seed|index) must be a whole number"):
+            make_clip(cfg, seed, index)
 
 
 def test_varying_durations():

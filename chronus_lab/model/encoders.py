@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..world.slices import slices
 from .config import ModelSpec, OmniConfig
 from .hub import from_pretrained, quiet_transformers
@@ -213,10 +213,7 @@ class FeatureCache:
         self.hits = self.misses = 0
 
     def __call__(self, clip) -> dict[str, torch.Tensor]:
-        from safetensors.torch import load_file
-
-        path = self.path(clip)
-        return load_file(path)
+        return load_cached(self.path(clip))
 
     def path(self, clip) -> Path:
         """The clip's feature file, computed and written first if it is not there yet."""
@@ -244,9 +241,21 @@ class CachedFeatures:
         return len(self.paths)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        from safetensors.torch import load_file
+        return load_cached(self.paths[i])
 
-        return load_file(self.paths[i])
+
+def load_cached(path: Path) -> dict[str, torch.Tensor]:
+    """One clip's cached features, or one DataError naming the file: a cache is derived data, so the remedy
+    for a damaged or vanished file (a full disk, a hand edit, a cleaned folder) is to delete it and let it be
+    computed again."""
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(path)
+    except Exception as err:  # safetensors raises its own error type, OSError for a vanished file
+        raise DataError(f"the cached features {path} cannot be read ({type(err).__name__}: "
+                        f"{str(err).splitlines()[0] if str(err) else 'no detail'}): delete that file (or its folder "
+                        f"{Path(path).parent}) and run again — features are computed again where missing") from None
 
 
 def encode_clips(encoders: Encoders, clips: list, cache=None) -> list[dict[str, torch.Tensor]]:
