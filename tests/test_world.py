@@ -116,6 +116,8 @@ def test_varying_durations():
 @pytest.mark.parametrize("kwargs, field", [
     ({"min_duration": 9.0, "max_duration": 8.0}, "min_duration/max_duration"),
     ({"time_grid": 0.3}, "time_grid"),
+    ({"min_duration": 4.25, "max_duration": 4.75}, "min_duration/max_duration"),  # off the 0.5 s grid: numpy's
+    ({"min_duration": 4.0, "max_duration": 5.2}, "min_duration/max_duration"),  # broadcast error in the audio before
     ({"max_events": 20}, "max_events"),
     ({"colours": ("mauve",)}, "colours"),
 ])

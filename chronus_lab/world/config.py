@@ -29,6 +29,15 @@ MAX_DURATION = 3600.0
 """An hour: the longest clip a config may ask for (absurd values fail early, not in numpy)."""
 
 
+def _on_grid(seconds: float, grid: float) -> bool:
+    """``seconds`` is a whole number of ``grid`` steps (to float error); False for nan/inf or a bad grid."""
+    try:
+        steps = seconds / grid
+        return math.isfinite(steps) and abs(steps - round(steps)) < 1e-6
+    except (TypeError, ZeroDivisionError):
+        return False
+
+
 @dataclass
 class WorldConfig:
     """Sizes and rates of one synthetic clip family. All times are seconds."""
@@ -77,6 +86,9 @@ class WorldConfig:
             (1 <= self.fps <= 120, "fps", f"need 1 to 120 frames per second (got {self.fps!r})"),
             (self.time_grid > 0 and abs(self.time_grid * self.fps - round(self.time_grid * self.fps)) < 1e-9
              and round(self.time_grid * self.fps) >= 1, "time_grid", "need a positive multiple of 1/fps"),
+            (all(_on_grid(d, self.time_grid) for d in (self.min_duration, self.max_duration)),
+             "min_duration/max_duration", f"clips split into whole time slices, so their lengths lie on the "
+             f"{self.time_grid:g} s time grid (got {self.min_duration!r}, {self.max_duration!r}; e.g. 4-5s, not 4.25-4.75s)"),
             (16 <= self.image_size <= 1024, "image_size", f"need 16 to 1024 pixels (got {self.image_size!r})"),
             (8000 <= self.sample_rate <= 192_000, "sample_rate", f"need 8000 to 192000 Hz (got {self.sample_rate!r})"),
             (1 <= self.min_events <= self.max_events, "min_events/max_events",
