@@ -52,6 +52,9 @@ SEED_MAX = 2**32 - 1
 """numpy's and Lightning's seeds are unsigned 32-bit: a seed outside 0 … SEED_MAX is refused by the config."""
 
 
+EXAMPLE_FOLDER = {"data.cache": "data/features"}
+
+
 def make_folder(path, field: str = "out"):
     """Create a run's folder (and its parents), or one ConfigError naming the field and the reason.
 
@@ -67,5 +70,5 @@ def make_folder(path, field: str = "out"):
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise ConfigError(f"{field}: cannot create the folder {path} ({type(err).__name__}): give a folder you can "
-                          f"write, e.g. --set {field}=runs/<name>") from None
+                          f"write, e.g. --set {field}={EXAMPLE_FOLDER.get(field, 'runs/<name>')}") from None
     return path

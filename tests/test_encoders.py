@@ -98,6 +98,14 @@ def test_a_damaged_cache_file_is_one_error_that_names_it_and_deleting_it_heals(e
     torch.testing.assert_close(cache(clip)["vision"], good["vision"])
 
 
+def test_a_cache_folder_that_cannot_be_made_is_one_config_error(encoders, tmp_path):
+    from chronus_lab.errors import ConfigError
+
+    (tmp_path / "file").write_text("a file, not a folder")
+    with pytest.raises(ConfigError, match="data.cache: cannot create the folder .*--set data.cache=data/features"):
+        FeatureCache(tmp_path / "file" / "cache", encoders)
+
+
 def test_cache_hits_and_invalidates(encoders, clips, tmp_path):
     clip, _ = clips[1]
     cache = FeatureCache(tmp_path, encoders)

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError, DataError, make_folder
 from ..world.slices import slices
 from .config import ModelSpec, OmniConfig
 from .hub import from_pretrained, quiet_transformers
@@ -208,8 +208,7 @@ class FeatureCache:
 
     def __init__(self, root, encoders: Encoders):
         self.encoders = encoders
-        self.dir = Path(root) / encoders.fingerprint()
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir = make_folder(Path(root) / encoders.fingerprint(), "data.cache")
         self.hits = self.misses = 0
 
     def __call__(self, clip) -> dict[str, torch.Tensor]:
