@@ -276,6 +276,21 @@ def test_rl_trains_only_the_adapters_writes_a_checkpoint_eval_reads_and_resumes(
     assert main(["eval", "--ckpt", str(run.folder / "policy.ckpt"), "--limit", "1"]) == 0
     longer = train_rl(RLConfig.load(f"tiny-{algo}", [*over, "iterations=3"]), log=None)  # resumes at 2
     assert [h["iteration"] for h in longer.history] == [1, 2, 3]
+    # a damaged state (cut short, or a dict without the loop's parts) is one error that says --fresh
+    from chronus_lab.errors import CheckpointError
+
+    state = run.folder / "rl_state.pt"
+    raw = state.read_bytes()
+    for damaged in (raw[: len(raw) // 2], None):
+        state.unlink()
+        if damaged is None:
+            torch.save({"config": {}}, state)
+        else:
+            state.write_bytes(damaged)
+        with pytest.raises(CheckpointError, match="not a readable RL state .*--fresh"):
+            train_rl(RLConfig.load(f"tiny-{algo}", [*over, "iterations=4"]), log=None)
+    again = train_rl(RLConfig.load(f"tiny-{algo}", over), resume=False, log=None)  # what --fresh does
+    assert [h["iteration"] for h in again.history] == [1, 2]
 
 
 def test_bench_rl_prints_sft_ppo_grpo_and_chance_rows(sft_ckpt, capsys):

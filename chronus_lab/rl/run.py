@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import SEED_MAX, ConfigError, check_fields, make_folder
+from ..errors import SEED_MAX, CheckpointError, ConfigError, check_fields, make_folder
 from ..model.encoders import encode_clips
 from ..model.omni import collate
 from ..train.config import TrainConfig, read_recipe, reject_unknown
@@ -165,6 +165,24 @@ class RLRun:
     folder: Path
 
 
+STATE_KEYS = ("config", "adapters", "value_head", "optimizer", "torch_rng", "rng", "history", "iteration")
+
+
+def read_state(path: Path) -> dict:
+    """A saved RL state, or one CheckpointError: a cut-short or foreign ``rl_state.pt`` ended in torch's traceback."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # torch raises many kinds for a damaged file
+        state, why = None, f"{type(err).__name__}: {str(err).split('. ')[0]}"
+    else:
+        missing = [k for k in STATE_KEYS if not isinstance(state, dict) or k not in state]
+        why = f"it lacks {missing}" if missing else None
+    if why:
+        raise CheckpointError(f"{path} is not a readable RL state ({why}): rerun with --fresh to start this RL run "
+                              "over, or give it another out") from None
+    return state
+
+
 def train_rl(cfg: RLConfig, resume: bool = True, log=print) -> RLRun:
     """Run RL from ``cfg.init_from``; resumes from ``<out>/rl_state.pt`` when its config is the same."""
     from ..setup import pick_device
@@ -185,7 +203,7 @@ def train_rl(cfg: RLConfig, resume: bool = True, log=print) -> RLRun:
     history, start = [], 0
     state_path = folder / "rl_state.pt"
     if resume and state_path.exists():
-        state = torch.load(state_path, map_location="cpu", weights_only=False)
+        state = read_state(state_path)
         changed = sorted(k for k in state["config"] if state["config"][k] != asdict(cfg).get(k)
                          and k not in ("iterations", "save_every"))  # run length may change
         if changed:
