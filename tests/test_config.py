@@ -57,6 +57,27 @@ def test_missing_local_assets_say_how_to_make_them():
         build_encoder(spec)
 
 
+@pytest.mark.parametrize("damage", ["weights cut short", "weights garbage", "config not JSON"])
+def test_damaged_local_assets_are_one_message_that_says_how_to_restore_them(tmp_path, damage):
+    """A cut-short model.safetensors ended in safetensors' own error; a broken config.json in one about the hub."""
+    import shutil
+
+    spec = OmniConfig.tiny().vision
+    folder = tmp_path / "clip"
+    shutil.copytree(spec.pretrained, folder)
+    weights, config = folder / "model.safetensors", folder / "config.json"
+    if damage == "weights cut short":
+        weights.write_bytes(weights.read_bytes()[:1000])
+    elif damage == "weights garbage":
+        weights.write_bytes(b"not a safetensors file" * 50)
+    else:
+        config.write_text(config.read_text()[:-40])
+    spec.pretrained = str(folder)
+    with pytest.raises(WeightsNotAvailable, match="does not load .*damaged.*chronus-lab base") as info:
+        build_encoder(spec)
+    assert str(folder) in str(info.value) and "\n" not in str(info.value)
+
+
 def test_bad_config_values_name_the_field():
     with pytest.raises(OmniConfigError, match="vision_tokens"):
         OmniConfig.tiny(vision_tokens=5)

@@ -247,11 +247,12 @@ def load_cached(path: Path) -> dict[str, torch.Tensor]:
     """One clip's cached features, or one DataError naming the file: a cache is derived data, so the remedy
     for a damaged or vanished file (a full disk, a hand edit, a cleaned folder) is to delete it and let it be
     computed again."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     try:
         return load_file(path)
-    except Exception as err:  # safetensors raises its own error type, OSError for a vanished file
+    except (SafetensorError, OSError) as err:  # a damaged file, a vanished one
         raise DataError(f"the cached features {path} cannot be read ({type(err).__name__}: "
                         f"{str(err).splitlines()[0] if str(err) else 'no detail'}): delete that file (or its folder "
                         f"{Path(path).parent}) and run again — features are computed again where missing") from None

@@ -56,10 +56,23 @@ def from_pretrained(cls, name: str, **kwargs):
         raise WeightsNotAvailable(
             f"local folder {name} does not exist. Tiny base models are made by "
             "`chronus-lab base --out assets/tiny` (they ship in the repository's assets/).")
+    from safetensors import SafetensorError
+
+    local = looks_local(name)
+    # a hub id fails with OSError when missing, gated or offline; a local folder that is there but damaged (a
+    # cut-short weight file, a hand-edited config) with safetensors' error or a ValueError; anything else is ours
     try:
         with quiet_transformers():
             return cls.from_pretrained(name, **kwargs)
-    except OSError as err:  # what transformers raises for a missing, gated or offline repo; nothing else
+    except (OSError, ValueError, SafetensorError) as err:
+        if not local and not isinstance(err, OSError):
+            raise
+        if local:
+            detail = (str(err).splitlines() or [""])[0][:200]
+            raise WeightsNotAvailable(
+                f"local folder {name} does not load ({type(err).__name__}: {detail}) — damaged? Restore it "
+                f"(`git checkout -- {name}` for the shipped assets/tiny) or make it again (`chronus-lab base --out "
+                f"assets/tiny`).") from None
         offline = os.environ.get("HF_HUB_OFFLINE") == "1"
         raise WeightsNotAvailable(
             f"could not load '{name}' ({'HF_HUB_OFFLINE=1: the hub is off' if offline else type(err).__name__}). "
