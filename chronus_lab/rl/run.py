@@ -26,7 +26,7 @@ from ..errors import SEED_MAX, CheckpointError, ConfigError, check_fields, make_
 from ..model.encoders import encode_clips
 from ..model.omni import collate
 from ..train.config import TrainConfig, read_recipe, reject_unknown
-from ..train.module import CONFIG_KEY, load_checkpoint
+from ..train.module import CONFIG_KEY, load_checkpoint, load_torch_file
 from ..typed import check_types, coerce_fields
 from ..world import WorldConfig, make_clip, make_task
 from . import grpo, ppo
@@ -170,16 +170,11 @@ STATE_KEYS = ("config", "adapters", "value_head", "optimizer", "torch_rng", "rng
 
 def read_state(path: Path) -> dict:
     """A saved RL state, or one CheckpointError: a cut-short or foreign ``rl_state.pt`` ended in torch's traceback."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # torch raises many kinds for a damaged file
-        state, why = None, f"{type(err).__name__}: {str(err).split('. ')[0]}"
-    else:
-        missing = [k for k in STATE_KEYS if not isinstance(state, dict) or k not in state]
-        why = f"it lacks {missing}" if missing else None
-    if why:
-        raise CheckpointError(f"{path} is not a readable RL state ({why}): rerun with --fresh to start this RL run "
-                              "over, or give it another out") from None
+    remedy = "rerun with --fresh to start this RL run over, or give it another out"
+    state = load_torch_file(path, f"{path} is not a readable RL state", remedy)
+    missing = [k for k in STATE_KEYS if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise CheckpointError(f"{path} is not a readable RL state (it lacks {missing}) — {remedy}")
     return state
 
 

@@ -147,7 +147,7 @@ class TrainConfig:
             check_types(part, owner)
         d = self.data
         unknown = sorted(set(d.mixture) - set(KINDS)) + sorted(set(d.eval_kinds) - set(KINDS))
-        weights = list(d.mixture.values())
+        weights, world_problem = list(d.mixture.values()), _world_problem(d.world)
         checks = [
             (self.model in ("tiny", "full"), "model", "use 'tiny' or 'full'"),
             (self.audio_encoder in ("clap-htsat", "whisper-large-v3"), "audio_encoder",
@@ -170,7 +170,7 @@ class TrainConfig:
               for f in ("n_train", "n_val", "n_test", "batch_size", "tasks_per_clip")],
             (math.isfinite(d.time_offset) and 0 <= d.time_offset <= 1e4, "data.time_offset", "need 0 to 10,000 seconds"),
             (0 <= d.curriculum_epochs <= self.max_epochs, "data.curriculum_epochs", "need 0 to max_epochs"),
-            (_world_problem(d.world) is None, "data.world", _world_problem(d.world)),
+            (world_problem is None, "data.world", world_problem),
             (0 <= self.w_naming <= 100 and math.isfinite(self.w_naming), "w_naming", "need 0 to 100"),
             (0 <= self.w_saliency <= 100 and math.isfinite(self.w_saliency), "w_saliency", "need 0 to 100"),
             (0 <= self.w_pairing <= 100 and math.isfinite(self.w_pairing), "w_pairing", "need 0 to 100"),

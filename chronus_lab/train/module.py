@@ -298,6 +298,15 @@ def _keys(what: str, keys: list[str], show: int = 6) -> str:
     return f"{what}: {', '.join(keys[:show])}{more}. "
 
 
+def load_torch_file(path, problem: str, remedy: str):
+    """``torch.load`` on the CPU, or one CheckpointError: ``problem (torch's first sentence) — remedy``."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # a truncated or foreign file: torch raises many kinds
+        detail = str(err).split(". ")[0]  # torch's zip errors run on for five sentences
+        raise CheckpointError(f"{problem} ({type(err).__name__}: {detail}) — {remedy}") from None
+
+
 def read_checkpoint(path, what: str = "checkpoint") -> dict:
     """``torch.load`` of a ChronusLab checkpoint, or one clear error (missing, unreadable, foreign)."""
     path = Path(path)
@@ -306,13 +315,9 @@ def read_checkpoint(path, what: str = "checkpoint") -> dict:
                               f"{path / 'checkpoints' / 'last.ckpt'}")
     if not path.is_file():
         raise CheckpointError(f"{what}: no checkpoint at {path} (runs keep theirs in <run>/checkpoints/last.ckpt)")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # a truncated or foreign file: torch raises many kinds
-        detail = str(err).split(". ")[0]  # torch's zip errors run on for five sentences
-        raise CheckpointError(f"{what}: {path} is not a readable checkpoint ({type(err).__name__}: {detail}) — "
-                              "damaged or cut short? Copy it again, or retrain it (a run folder whose last.ckpt "
-                              "is damaged starts over with `chronus-lab train … --fresh`)") from None
+    ckpt = load_torch_file(path, f"{what}: {path} is not a readable checkpoint",
+                           "damaged or cut short? Copy it again, or retrain it (a run folder whose last.ckpt is "
+                           "damaged starts over with `chronus-lab train … --fresh`)")
     if not isinstance(ckpt, dict) or CONFIG_KEY not in ckpt or "state_dict" not in ckpt:
         raise CheckpointError(f"{what}: {path} has no ChronusLab config inside: was it written by `chronus-lab train`?")
     return ckpt
