@@ -52,6 +52,17 @@ SEED_MAX = 2**32 - 1
 """numpy's and Lightning's seeds are unsigned 32-bit: a seed outside 0 … SEED_MAX is refused by the config."""
 
 
+def is_seed(value) -> bool:
+    """A whole number numpy and Lightning take as a seed (0 … SEED_MAX); the one test every config uses.
+
+    >>> [is_seed(v) for v in (0, 2**32 - 1, -1, 2**32, 1.5, True, None)]
+    [True, True, False, False, False, False, False]
+    """
+    import numbers
+
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and 0 <= value <= SEED_MAX
+
+
 EXAMPLE_FOLDER = {"data.cache": "data/features"}
 
 

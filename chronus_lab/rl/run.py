@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import SEED_MAX, CheckpointError, ConfigError, check_fields, make_folder
+from ..errors import SEED_MAX, CheckpointError, ConfigError, check_fields, is_seed, make_folder
 from ..model.encoders import encode_clips
 from ..model.omni import collate
 from ..train.config import TrainConfig, read_recipe, reject_unknown
@@ -85,7 +85,7 @@ class RLConfig:
              "lr/temperature/max_new_tokens", "need 0 < lr <= 1, 0 <= temperature <= 10, 1 to 512 tokens"),
             (self.kl_coef >= 0 and self.beta >= 0 and 0 < self.clip < 1, "kl_coef/beta/clip", "out of range"),
             (self.loss_type in ("sequence", "token"), "loss_type", "use 'sequence' or 'token'"),
-            (0 <= self.seed <= SEED_MAX and (self.clip_seed is None or 0 <= self.clip_seed <= SEED_MAX),
+            (is_seed(self.seed) and (self.clip_seed is None or is_seed(self.clip_seed)),
              "seed/clip_seed", f"need 0 to {SEED_MAX:,} (got {self.seed}, {self.clip_seed})"),
         ])
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import SEED_MAX, ConfigError, check_fields
+from ..errors import SEED_MAX, ConfigError, check_fields, is_seed
 from ..eval.errors import CASES
 from ..typed import check_types, coerce_fields
 from ..world.tasks import KINDS
@@ -163,8 +163,8 @@ class TrainConfig:
              "data.mixture", "weights must be finite, >= 0, with at least one > 0"),
             (len(d.seeds) == 3 and len(set(d.seeds)) == 3, "data.seeds",
              "give three different seeds (train, val, test) so the splits share no clip"),
-            (all(0 <= s <= SEED_MAX for s in d.seeds), "data.seeds", f"each from 0 to {SEED_MAX:,} (got {d.seeds})"),
-            (0 <= self.seed <= SEED_MAX, "seed", f"need 0 to {SEED_MAX:,} (got {self.seed})"),
+            (all(map(is_seed, d.seeds)), "data.seeds", f"each from 0 to {SEED_MAX:,} (got {d.seeds})"),
+            (is_seed(self.seed), "seed", f"need 0 to {SEED_MAX:,} (got {self.seed})"),
             (bool(self.out.strip()), "out", "give the run's folder, e.g. runs/<name>"),
             *[(1 <= getattr(d, f) <= LIMIT, f"data.{f}", f"need 1 to {LIMIT:,} (got {getattr(d, f)})")
               for f in ("n_train", "n_val", "n_test", "batch_size", "tasks_per_clip")],

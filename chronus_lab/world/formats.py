@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import SEED_MAX, ChronusError, ConfigError, DataError
+from ..errors import SEED_MAX, ChronusError, ConfigError, DataError, is_seed
 from .time_format import TextTime
 from .clip import KINDS as EVENT_KINDS
 from .clip import Clip, Event
@@ -104,7 +104,7 @@ def generate_world(out, n: int, seed: int = 0, cfg: WorldConfig | None = None,
     cfg, out = cfg or WorldConfig(), Path(out)
     if n < 1 or chunk_size < 1 or workers < 1:
         raise ConfigError(f"need n >= 1, chunk_size >= 1, workers >= 1 (got {n}, {chunk_size}, {workers})")
-    if not 0 <= seed <= SEED_MAX:  # numpy's generators take unsigned 32-bit seeds
+    if not is_seed(seed):  # numpy's generators take unsigned 32-bit seeds
         raise ConfigError(f"seed must be 0 to {SEED_MAX:,} (got {seed})")
     if out.exists() and not overwrite:
         raise OutputExists(f"{out} exists; pass overwrite=True (CLI: --overwrite) to replace it")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import SEED_MAX, ConfigError
+from ..errors import SEED_MAX, ConfigError, is_seed
 from .clip import Clip, Event
 from .config import COLOURS, WorldConfig
 
@@ -164,7 +164,7 @@ def from_int16(samples: np.ndarray) -> np.ndarray:
 def make_clip(cfg: WorldConfig, seed: int, index: int, with_tracks: bool = False):
     """Clip ``index`` of the dataset with ``seed``. With ``with_tracks``, also each sound's track."""
     for name, value in (("seed", seed), ("index", index)):  # numpy would say only "expected non-negative integer"
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= SEED_MAX:
+        if not is_seed(value):
             raise ConfigError(f"make_clip: {name} must be a whole number from 0 to {SEED_MAX:,}, not {value!r}")
     rng = np.random.default_rng([seed, index])
     # Durations lie on the time grid so that clips split into whole time slices.
