@@ -43,7 +43,7 @@ def _world(args) -> None:
 
     if len(args.duration) > 2:
         raise ConfigError(f"--duration takes one length or MIN MAX (got {len(args.duration)} numbers)")
-    cfg = WorldConfig(min_duration=args.duration[0], max_duration=args.duration[-1])
+    cfg = WorldConfig.lengths(args.duration[0], args.duration[-1])  # events fit the shortest clip, as data.world
     t0 = time.perf_counter()
     out = generate_world(args.out, n=args.n, seed=args.seed, cfg=cfg, chunk_size=args.chunk_size,
                          workers=args.workers, overwrite=args.overwrite)

@@ -139,7 +139,10 @@ def test_a_named_world_can_ask_for_more_events_than_training_had():
     assert WorldConfig.named("12-16s, 2-4 events").max_duration == 16.0
     one = WorldConfig.named("4-8s, 1 event")  # one number: exactly that many
     assert all(len(make_clip(one, 3, i).events) == 1 for i in range(4))
-    for bad in ("tiny, lots", "tiny, 9-10 events", "tiny, 0 events", "huge"):
+    fixed = WorldConfig.named("12s")  # one length: every clip that long (was refused as not a range)
+    assert {make_clip(fixed, 3, i).duration for i in range(4)} == {12.0}
+    assert WorldConfig.named(" 2.5 s, 3 events").max_duration == 2.5
+    for bad in ("tiny, lots", "tiny, 9-10 events", "tiny, 0 events", "huge", "12", "s", "-4s"):
         with pytest.raises(ConfigError, match="data.world"):
             WorldConfig.named(bad)
     # the limit that was broken is named in the message, with the numbers

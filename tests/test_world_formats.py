@@ -134,6 +134,15 @@ def test_cli_world_and_check(tmp_path, capsys):
     assert "no such dataset folder" in capsys.readouterr().err
 
 
+def test_cli_world_writes_clips_shorter_than_an_event(tmp_path, capsys):
+    """``--duration 1``: events are cut to the clip as for ``data.world: 1s`` (it was an error about
+    min_event_s, a field the command line cannot set, and with that fixed a traceback in the AVFC writer)."""
+    assert main(["world", "--n", "6", "--duration", "1", "--out", str(tmp_path / "w"), "--workers", "1"]) == 0
+    assert main(["check", str(tmp_path / "w")]) == 0
+    assert "6 clips" in capsys.readouterr().out
+    assert load_world(tmp_path / "w").config.max_duration == 1.0
+
+
 @pytest.mark.parametrize("args, words", [
     (["--seed", "-1"], "seed must be 0 to"),  # numpy's traceback before
     (["--duration", "4", "6", "8"], "one length or MIN MAX"),  # read as 4-8 s with an events error before

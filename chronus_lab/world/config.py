@@ -149,7 +149,7 @@ class WorldConfig:
     @classmethod
     def named(cls, name: str) -> "WorldConfig":
         """The world a config names (``data.world``): ``"tiny"``, ``"varying"`` or a range of clip lengths
-        ``"<shortest>-<longest>s"`` (``"4-12s"``), optionally with a range of events per clip after a comma
+        ``"<shortest>-<longest>s"`` (``"4-12s"``) or one length (``"12s"``), optionally with a range of events per clip after a comma
         (``"tiny, 5-6 events"``: more events than the default 2–4; ``"tiny, 3 events"``: exactly 3) — the one place
         that choice is made."""
         lengths, _, events = str(name).partition(",")
@@ -170,11 +170,12 @@ class WorldConfig:
         worlds = {"tiny": cls.tiny, "varying": cls.varying}
         if lengths.strip() in worlds:
             return worlds[lengths.strip()]()
-        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*s\s*", lengths)
+        m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:-\s*(\d+(?:\.\d+)?)\s*)?s\s*", lengths)
         if not m:
-            raise ConfigError(f"data.world is {name!r}; use one of {sorted(worlds)} or a range of clip lengths "
-                              "like '4-12s', optionally followed by a range of events like ', 5-6 events'")
+            raise ConfigError(f"data.world is {name!r}; use one of {sorted(worlds)}, a range of clip lengths "
+                              "like '4-12s' or one length like '12s', optionally followed by a range of events "
+                              "like ', 5-6 events'")
         try:
-            return cls.lengths(float(m.group(1)), float(m.group(2)))
+            return cls.lengths(float(m.group(1)), float(m.group(2) or m.group(1)))
         except ConfigError as e:
             raise ConfigError(f"data.world {name!r}: {e}") from None

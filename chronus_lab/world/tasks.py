@@ -167,11 +167,14 @@ def _igatl(clip: Clip, rng, fmt: TimeFormat, at) -> Task | None:
                 fmt.span(ev.start, ev.end), {"span": [ev.start, ev.end], "frame": f, "event": ev.id})
 
 
-def _moved_span(span, duration: float, grid: float, rng) -> tuple[float, float]:
-    """A span of the same length inside the clip that overlaps the true one as little as it can."""
+def _moved_span(span, duration: float, grid: float, rng) -> tuple[float, float] | None:
+    """A span of the same length inside the clip that overlaps the true one as little as it can;
+    None when the span fills the clip (there is no other place for it)."""
     length = span[1] - span[0]
     starts = np.arange(0.0, duration - length + 1e-9, grid)
     cands = [(float(s), float(s) + length) for s in starts if abs(s - span[0]) > 1e-9]
+    if not cands:
+        return None
     least = min(overlaps(c, span) for c in cands)
     cands = [c for c in cands if overlaps(c, span) <= least + 1e-9]
     return cands[int(rng.integers(len(cands)))]
@@ -206,6 +209,8 @@ def _avfc(clip: Clip, rng, fmt: TimeFormat, at) -> Task | None:
     box, span = ev.box_at(f, clip.fps), (ev.start, ev.end)
     wrong_box = _moved_box(box, rng)
     wrong_span = _moved_span(span, clip.duration, fmt.quantum, rng)
+    if wrong_span is None and kind == "temporal":  # a sound that fills the clip has no false time: ask where
+        kind = "spatial"
     if kind == "spatial":
         b = box if truth else wrong_box
         q = f"At {fmt.time(t)}, the {ev.sound} sound comes from the object at {format_box(b)}."
@@ -213,7 +218,8 @@ def _avfc(clip: Clip, rng, fmt: TimeFormat, at) -> Task | None:
         s = span if truth else wrong_span
         q = f"The {ev.sound} sound is heard {fmt.span(*s)}."
     elif kind == "both":
-        b, s = (box, span) if truth else ((wrong_box, span) if rng.random() < 0.5 else (box, wrong_span))
+        b, s = (box, span) if truth else ((wrong_box, span) if rng.random() < 0.5 or wrong_span is None
+                                          else (box, wrong_span))
         q = f"The object at {format_box(b)} at {fmt.time(t)} makes the {ev.sound} sound, heard {fmt.span(*s)}."
     else:  # global: does this object make this sound anywhere in the clip?
         others = [e.sound for e in clip.sounds if e.sound != ev.sound] + ["nothing"]
