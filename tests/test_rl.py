@@ -105,6 +105,43 @@ def test_task_columns_match_the_world():
             assert total == [1.0], (kind, task.question, task.answer, cols)  # the true answer earns full reward
 
 
+def test_kinds_of_says_where_each_reward_applies():
+    """By calling the rewards, not by reading the map: on a real task of every kind, a reward returns a
+    number exactly for the kinds ``KINDS_OF`` lists (None elsewhere) — the map the RL config's check uses."""
+    from chronus_lab.rl.rewards import KINDS_OF, REWARDS
+    from chronus_lab.world import KINDS, WorldConfig, make_clip, make_task
+    from chronus_lab.world.time_format import TokenTime
+
+    fmt, seen = TokenTime(), set()
+    for i in range(20):
+        clip = make_clip(WorldConfig(), 2, i)
+        for kind in KINDS:
+            task = make_task(clip, kind, seed=i, fmt=fmt)
+            if task is None:
+                continue
+            seen.add(kind)
+            one = {k: [v] for k, v in task_columns(task, clip, fmt).items()}
+            for name, fn in REWARDS.items():
+                assert (fn([task.answer], **one)[0] is not None) == (kind in KINDS_OF[name]), (name, kind)
+    assert seen == set(KINDS)
+
+
+@pytest.mark.parametrize("over, words", [
+    (["rewards={format: -1}"], "weights must be finite, >= 0"),  # trained 120 iterations on reward 0 before
+    (["rewards={format: 0}"], "weights must be finite, >= 0"),
+    (["rewards={temporal_iou: .nan}"], "weights must be finite"),
+    (["kinds=[arig, avqa]"], r"no reward with a weight > 0 applies to any of \['arig', 'avqa'\]"),
+])
+def test_rl_config_refuses_rewards_that_pay_nothing(over, words):
+    from chronus_lab.errors import ConfigError
+    from chronus_lab.rl.run import RLConfig
+
+    with pytest.raises(ConfigError, match=words):
+        RLConfig.load("tiny-grpo", over)
+    # an ablation that leaves some kinds unrewarded is allowed (it is the experiment): a2v / v2a earn 0
+    assert RLConfig.load("tiny-grpo", ["rewards.cross_modal=0"]).rewards["cross_modal"] == 0
+
+
 # --- a toy policy: a tiny LM that must learn to answer one target span --------------------------
 def _toy(seed):
     from transformers import LlamaConfig, LlamaForCausalLM

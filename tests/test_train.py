@@ -42,6 +42,7 @@ def test_overrides_and_clear_errors():
     assert cfg.lora.r == 4 and cfg.data.mixture == {"v2t": 1} and cfg.finetune == "full"
     bad = [(["data.seeds=[1, 1, 2]"], "data.seeds"), (["stage=3"], "stage"), (["lora.rank=4"], "unknown field"),
            (["data.mixture={zzz: 1}"], "unknown kinds"), (["lr"], "key=value"),
+           (["data.eval_kinds=[]"], "eval_kinds is invalid: name at least one"),  # trained with nothing to ask
            (["model_overrides={a: 1} lr=2"], "not valid YAML"),
            (["seed=-1"], "seed is invalid"), (["seed=4294967296"], "seed is invalid"),  # numpy's tracebacks before
            (["data.seeds=[-1, 2, 3]"], "data.seeds is invalid: each from 0")]

@@ -27,6 +27,8 @@ from ..world.time_format import time_format
 from ..world.tasks import Task
 
 SPAN_KINDS = ("v2t", "a2t", "xspan", "igatl")
+ORDER_KINDS = ("order",)
+PARTNER_KINDS = ("a2v", "v2a")
 
 
 def _fmt(columns: dict, i: int):
@@ -160,6 +162,20 @@ REWARDS = {"temporal_iou": temporal_iou, "distance_iou": distance_iou, "format":
            "temporal_order": temporal_order, "cross_modal": cross_modal}
 """Every reward by the name a config uses."""
 
+KINDS_OF = {"temporal_iou": SPAN_KINDS, "distance_iou": SPAN_KINDS, "format": SPAN_KINDS,
+            "temporal_order": ORDER_KINDS, "cross_modal": PARTNER_KINDS}
+"""The task kinds each reward applies to (elsewhere it returns None); ``tests/test_rl.py`` checks it by calling them."""
+
+
+def unrewarded(kinds, weights: dict[str, float]) -> list[str]:
+    """The kinds no reward with a positive weight applies to: RL on them would train on a reward of 0.
+
+    >>> unrewarded(["v2t", "a2v", "arig"], {"temporal_iou": 1.0, "cross_modal": 0.0})
+    ['a2v', 'arig']
+    """
+    covered = {k for name, w in weights.items() if w > 0 for k in KINDS_OF.get(name, ())}
+    return [k for k in kinds if k not in covered]
+
 
 def combine(weights: dict[str, float]):
     """One reward from several: the weighted sum of the applicable parts (None skipped); 0 when none applies.
@@ -184,10 +200,10 @@ def task_columns(task: Task, clip, fmt) -> dict:
     objects = {e.object: list(e.span) for e in clip.objects}
     sounds = {e.sound: list(e.span) for e in clip.sounds}
     order = None
-    if task.kind == "order":
+    if task.kind in ORDER_KINDS:
         named = task.question.removeprefix("Which starts first: ").rstrip("?").split(" or ")
         order = sorted(named, key=lambda n: named.index(n) if n != task.answer else -1)
-    partner = task.answer if task.kind in ("a2v", "v2a") else None  # "nothing" for a silent object: exact match only
+    partner = task.answer if task.kind in PARTNER_KINDS else None  # "nothing" for a silent object: exact match only
     return {"kind": task.kind, "span": task.target.get("span") if task.kind in SPAN_KINDS else None,
             "duration": clip.duration, "time_format": fmt.name, "quantum": fmt.quantum, "order": order,
             "partner": partner, "events": objects if task.kind == "a2v" else sounds}

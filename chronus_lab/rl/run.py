@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import math
 import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ from ..typed import check_types, coerce_fields
 from ..world import WorldConfig, make_clip, make_task
 from . import grpo, ppo
 from .policy import prompts, sample, token_scores
-from .rewards import columns_of, combine, task_columns
+from .rewards import columns_of, combine, task_columns, unrewarded
 
 
 @dataclass
@@ -74,10 +75,17 @@ class RLConfig:
         from ..world.tasks import KINDS
         from .rewards import REWARDS
 
+        weights = list(self.rewards.values())
         check_fields("RLConfig", [
             (self.algo in ("ppo", "grpo"), "algo", "use 'ppo' or 'grpo'"),
             (bool(self.kinds) and set(self.kinds) <= set(KINDS), "kinds", f"task kinds from {list(KINDS)}"),
             (bool(self.rewards) and set(self.rewards) <= set(REWARDS), "rewards", f"names from {sorted(REWARDS)}"),
+            (all(math.isfinite(w) and w >= 0 for w in weights) and sum(weights) > 0, "rewards",
+             f"weights must be finite, >= 0, with at least one > 0 (got {self.rewards})"),
+            # some kinds without a reward is an ablation (rewards.cross_modal=0: a2v / v2a earn nothing); all is a mistake
+            (set(unrewarded(self.kinds, self.rewards)) != set(self.kinds), "kinds/rewards",
+             f"no reward with a weight > 0 applies to any of {self.kinds}: every answer would earn 0; ask kinds "
+             "a reward scores or weight a reward that scores them"),
             (min(self.n_clips, self.prompts_per_step, self.iterations, self.save_every, self.ppo_epochs) >= 1,
              "n_clips/prompts_per_step/iterations/save_every/ppo_epochs", "must be >= 1"),
             (self.group_size >= 2, "group_size", "GRPO needs at least 2 answers per prompt"),
@@ -211,6 +219,8 @@ def train_rl(cfg: RLConfig, resume: bool = True, log=print) -> RLRun:
         rng.setstate(state["rng"])
         history, start = state["history"], state["iteration"]
     make_folder(folder)
+    if log and (silent := unrewarded(cfg.kinds, cfg.rewards)):
+        log(f"note: no weighted reward applies to {silent}: those questions are asked and always earn 0")
     for it in range(start, cfg.iterations):
         batch, _, cols = prompter.draw(rng)
         stats = {"iteration": it + 1, **rl_step(module, value_head, params, optimizer, batch, cols, cfg, reward)}

@@ -159,6 +159,7 @@ class TrainConfig:
             (0 < self.lora.alpha <= 1e4, "lora.alpha", f"need 0 < alpha <= 1e4 (got {self.lora.alpha})"),
             (0 <= self.lora.dropout < 1, "lora.dropout", f"need 0 <= dropout < 1 (got {self.lora.dropout})"),
             (not unknown, "data.mixture/data.eval_kinds", f"unknown kinds {unknown}; known: {list(KINDS)}"),
+            (bool(d.eval_kinds), "data.eval_kinds", "name at least one kind: the val and test splits ask them"),
             (bool(weights) and all(math.isfinite(w) and w >= 0 for w in weights) and sum(weights) > 0,
              "data.mixture", "weights must be finite, >= 0, with at least one > 0"),
             (len(d.seeds) == 3 and len(set(d.seeds)) == 3, "data.seeds",
