@@ -90,6 +90,12 @@ def _first_av(a):
     (lambda ls: _first_av(ls[1])["boxes"][0].__setitem__(2, 1.3), r"line 2, event \d, box 0: field 'boxes'"),
     (lambda ls: ls[4].update(sample_rate=22050), r"line 5: field 'sample_rate' is 22050 \(int\) but the dataset's config says 16000 \(int\)"),
     (lambda ls: ls[0].pop("events"), r"line 1: field 'events' is missing"),
+    # off the time grid: was reported as a box count ("8 boxes for 7 frames"), or passed where the count matched
+    (lambda ls: _first_av(ls[0]).update(start=_first_av(ls[0])["start"] + 0.3), r"field 'start' is \d+\.3; event "
+                                                                                r"times lie on the config's 0.5 s"),
+    # a repeated object or sound passed: "When is the red circle on screen?" then has two answers
+    (lambda ls: ls[1]["events"].__setitem__(1, {**ls[1]["events"][0], "id": ls[1]["events"][1]["id"]}),
+     r"line 2, event 1: field 'object' '[a-z ]+' is event 0's too"),
 ])
 def test_bad_annotations_name_the_field_and_the_file(world_dir, tmp_path, edit, message):
     bad = _corrupt(world_dir, tmp_path / "bad", edit)

@@ -29,7 +29,7 @@ MAX_DURATION = 3600.0
 """An hour: the longest clip a config may ask for (absurd values fail early, not in numpy)."""
 
 
-def _on_grid(seconds: float, grid: float) -> bool:
+def on_grid(seconds: float, grid: float) -> bool:
     """``seconds`` is a whole number of ``grid`` steps (to float error); False for nan/inf or a bad grid."""
     try:
         steps = seconds / grid
@@ -86,7 +86,7 @@ class WorldConfig:
             (1 <= self.fps <= 120, "fps", f"need 1 to 120 frames per second (got {self.fps!r})"),
             (self.time_grid > 0 and abs(self.time_grid * self.fps - round(self.time_grid * self.fps)) < 1e-9
              and round(self.time_grid * self.fps) >= 1, "time_grid", "need a positive multiple of 1/fps"),
-            (all(_on_grid(d, self.time_grid) for d in (self.min_duration, self.max_duration)),
+            (all(on_grid(d, self.time_grid) for d in (self.min_duration, self.max_duration)),
              "min_duration/max_duration", f"clips split into whole time slices, so their lengths lie on the "
              f"{self.time_grid:g} s time grid (got {self.min_duration!r}, {self.max_duration!r}; e.g. 4-5s, not 4.25-4.75s)"),
             (16 <= self.image_size <= 1024, "image_size", f"need 16 to 1024 pixels (got {self.image_size!r})"),

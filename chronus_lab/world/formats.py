@@ -36,7 +36,7 @@ from ..errors import SEED_MAX, ChronusError, ConfigError, DataError, is_seed
 from .time_format import TextTime
 from .clip import KINDS as EVENT_KINDS
 from .clip import Clip, Event
-from .config import WorldConfig
+from .config import WorldConfig, on_grid
 from .scene import from_int16, make_clip, to_int16
 from .tasks import make_tasks
 
@@ -200,12 +200,17 @@ def validate_annotation(a, cfg: WorldConfig, file, line: int) -> Clip:
                            f"{cfg.max_duration:g} s")
     if not isinstance(a["events"], list) or not a["events"]:
         _fail(file, where, f"field 'events' is {_show(a['events'])}; it must be a non-empty list of events")
-    ids = set()
+    ids, named = set(), {}
     for j, e in enumerate(a["events"]):
         _check_event(e, cfg, dur, a["fps"], file, f"{where}, event {j}")
         if e["id"] in ids:
             _fail(file, f"{where}, event {j}", f"field 'id' {e['id']} is used twice in the clip")
         ids.add(e["id"])
+        for key in ("object", "sound"):  # questions name events by these: a repeat makes their answers ambiguous
+            if e[key] is not None and (key, e[key]) in named:
+                _fail(file, f"{where}, event {j}", f"field '{key}' {e[key]!r} is event {named[key, e[key]]}'s "
+                                                   f"too; a clip has each {key} at most once")
+            named[key, e[key]] = j
     return _clip_from(a)
 
 
@@ -222,6 +227,9 @@ def _check_event(e, cfg: WorldConfig, dur: float, fps: int, file, ew: str) -> No
         _fail(file, ew, f"field 'end' is {t} but 'start' is {s}; a span needs start < end")
     if t > dur + 1e-6:
         _fail(file, ew, f"field 'end' is {t}, past the clip's duration {dur}")
+    for key, v in (("start", s), ("end", t)):
+        if not on_grid(v, cfg.time_grid):
+            _fail(file, ew, f"field '{key}' is {v}; event times lie on the config's {cfg.time_grid:g} s time grid")
     kind = e["kind"]
     if kind not in EVENT_KINDS:
         _fail(file, ew, f"field 'kind' is {_show(kind)}; expected one of {list(EVENT_KINDS)}")
