@@ -131,6 +131,7 @@ def test_kinds_of_says_where_each_reward_applies():
     (["rewards={format: 0}"], "weights must be finite, >= 0"),
     (["rewards={temporal_iou: .nan}"], "weights must be finite"),
     (["kinds=[arig, avqa]"], r"no reward with a weight > 0 applies to any of \['arig', 'avqa'\]"),
+    (["temperature=0"], "need 0 < temperature"),  # greedy groups: every GRPO advantage 0 (ran, learned nothing)
 ])
 def test_rl_config_refuses_rewards_that_pay_nothing(over, words):
     from chronus_lab.errors import ConfigError
@@ -268,6 +269,36 @@ def test_token_scores_are_the_log_probs_generate_sampled_from(sft_ckpt, temperat
         got, _, _ = token_scores(model, p, ids, mask, temperature=temperature)
     assert mask.sum() > len(ids)
     torch.testing.assert_close(got * mask, want * mask, atol=1e-4, rtol=0)
+
+
+def test_at_temperature_0_a_group_is_one_answer_so_grpo_has_nothing_to_learn(sft_ckpt):
+    """Why ``temperature=0`` is refused: sampled at 1 a group's answers differ and their advantages do not all
+    vanish; at 0 the G answers to a prompt are the greedy one G times, every advantage is 0."""
+    import random
+
+    from chronus_lab.rl.grpo import group_advantages
+    from chronus_lab.rl.policy import prompts, sample
+    from chronus_lab.rl.rewards import columns_of, temporal_iou
+    from chronus_lab.rl.run import Prompter, RLConfig
+    from chronus_lab.train.module import load_checkpoint
+
+    module = load_checkpoint(sft_ckpt)
+    model = module.model.eval()
+    cfg = RLConfig.load("tiny-grpo", [f"init_from={sft_ckpt}", "kinds=[v2t]", "n_clips=4", "prompts_per_step=4"])
+    batch, _, cols = Prompter(model, module.cfg, cfg).draw(random.Random(2))
+    G, p = 4, prompts(model, batch).repeat(4)
+    columns = columns_of([c for c in cols for _ in range(G)])
+    advantages = {}
+    for temperature in (1.0, 0.0):
+        torch.manual_seed(0)
+        _, _, texts = sample(model, p, 10, temperature)
+        groups = [texts[i:i + G] for i in range(0, len(texts), G)]
+        rewards = torch.tensor(temporal_iou(texts, **columns), dtype=torch.float)
+        advantages[temperature] = group_advantages(rewards, G)
+        if temperature == 0.0:
+            assert all(len(set(g)) == 1 for g in groups)
+    assert advantages[1.0].abs().sum() > 0
+    assert advantages[0.0].abs().sum() == 0
 
 
 @pytest.mark.parametrize("algo", ["ppo", "grpo"])

@@ -18,6 +18,7 @@ from torch import nn
 from .config import ModelSpec, OmniConfig
 from .encoders import Encoders
 from .hub import from_pretrained, quiet_transformers
+from .positions import skipped_positions
 from .projectors import build_projector
 from .timestamps import AUDIO, FEATURE, TIME, VISION, interleave, time_format
 from .tokenizer import load_tokenizer
@@ -186,9 +187,11 @@ class OmniModel(nn.Module):
         return {k: torch.stack(v) for k, v in out.items()}
 
     # --- forward / generate --------------------------------------------------------------------
-    def forward(self, batch: dict) -> OmniOutput:
+    def forward(self, batch: dict, position_skip: int = 0) -> OmniOutput:
+        """``position_skip > 0`` (training only, ``model/positions.py``): position ids with a random skip."""
         e = self.embed(batch)
-        out = self.llm(inputs_embeds=e["inputs_embeds"], attention_mask=e["attention_mask"],
+        positions = skipped_positions(e["attention_mask"], position_skip) if position_skip > 0 else None
+        out = self.llm(inputs_embeds=e["inputs_embeds"], attention_mask=e["attention_mask"], position_ids=positions,
                        labels=e["labels"] if batch.get("answers") else None, output_hidden_states=True)
         return OmniOutput(out.loss, out.logits, out.hidden_states[-1], e["labels"], e["modality"], e["slice_idx"],
                           out.hidden_states)

@@ -89,8 +89,12 @@ class RLConfig:
             (min(self.n_clips, self.prompts_per_step, self.iterations, self.save_every, self.ppo_epochs) >= 1,
              "n_clips/prompts_per_step/iterations/save_every/ppo_epochs", "must be >= 1"),
             (self.group_size >= 2, "group_size", "GRPO needs at least 2 answers per prompt"),
-            (0 < self.lr <= 1 and 0 <= self.temperature <= 10 and 1 <= self.max_new_tokens <= 512,
-             "lr/temperature/max_new_tokens", "need 0 < lr <= 1, 0 <= temperature <= 10, 1 to 512 tokens"),
+            (0 < self.lr <= 1 and 1 <= self.max_new_tokens <= 512, "lr/max_new_tokens",
+             "need 0 < lr <= 1 and 1 to 512 tokens"),
+            # at 0 every answer is the greedy one: a GRPO group's answers are equal (every advantage 0), and PPO's
+            # rollouts are no longer samples of the policy whose log-probs its ratio uses
+            (0 < self.temperature <= 10, "temperature",
+             f"need 0 < temperature <= 10: RL learns from sampled answers (got {self.temperature})"),
             (self.kl_coef >= 0 and self.beta >= 0 and 0 < self.clip < 1, "kl_coef/beta/clip", "out of range"),
             (self.loss_type in ("sequence", "token"), "loss_type", "use 'sequence' or 'token'"),
             (is_seed(self.seed) and (self.clip_seed is None or is_seed(self.clip_seed)),

@@ -119,6 +119,10 @@ class TrainConfig:
     saliency_layer: int | None = None
     """Which decoder layer's output the saliency head reads (1 = the first); None = the middle one. Shallower
     leaves more layers above it for what the answer does with the slices it found."""
+    position_skip: int = 0
+    """Training only: each sequence's position ids jump by a random 0 … N from a random cut on (PoSE,
+    ``model/positions.py``), so the model meets longer distances than its clips have and cannot read a slice's
+    time from how far back it is. 0 = plain positions (the papers)."""
     init_from: str | None = None
     """A checkpoint (e.g. stage 1's ``last.ckpt``) whose trainable weights start this run."""
     data: DataSpec = field(default_factory=DataSpec)
@@ -175,6 +179,7 @@ class TrainConfig:
             (0 <= self.w_naming <= 100 and math.isfinite(self.w_naming), "w_naming", "need 0 to 100"),
             (0 <= self.w_saliency <= 100 and math.isfinite(self.w_saliency), "w_saliency", "need 0 to 100"),
             (0 <= self.w_pairing <= 100 and math.isfinite(self.w_pairing), "w_pairing", "need 0 to 100"),
+            (0 <= self.position_skip <= LIMIT, "position_skip", f"need 0 (off) to {LIMIT:,} positions"),
             *[(layer is None or (layer != 0 and abs(layer) <= 1000), name,
                "a decoder layer from 1, or counted back from the last (-1, -2 and so on)")
               for name, layer in (("naming_layer", self.naming_layer), ("pairing_layer", self.pairing_layer),

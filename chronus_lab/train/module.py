@@ -66,8 +66,13 @@ class OmniModule(L.LightningModule):
         raise NotImplementedError
 
     # --- the shared step -------------------------------------------------------------------------
+    def forward_batch(self, batch: dict):
+        """The model on a batch; in a training step with ``position_skip``, on skipped position ids
+        (``model/positions.py``), so the distance to a slice stops saying its time."""
+        return self.model(batch, position_skip=self.cfg.position_skip if self.training else 0)
+
     def losses(self, batch: dict) -> dict[str, torch.Tensor]:
-        return {"loss": self.model(batch).loss}
+        return {"loss": self.forward_batch(batch).loss}
 
     def _step(self, batch: dict, stage: str) -> torch.Tensor:
         parts = self.losses(batch)
@@ -187,7 +192,7 @@ class AlignModule(OmniModule):
         self.avace_attn = AudioToPatchAttention(width, width, d_attn=64, heads=4)
 
     def losses(self, batch: dict) -> dict[str, torch.Tensor]:
-        lm = self.model(batch).loss
+        lm = self.forward_batch(batch).loss
         v, a, boxes = self._slices(batch)
         pv = self.model.vision_proj.core(v)  # (K, P', H): one token per (pooled) patch
         pa = self.model.audio_proj.core(a)  # (K, A', H)
@@ -250,7 +255,7 @@ class InstructModule(OmniModule):
         saliency = cfg.w_saliency > 0 and "relevant" in batch
         if not (named or saliency):
             return super().losses(batch)
-        out = self.model(batch)
+        out = self.forward_batch(batch)
         parts, loss = {"lm": out.loss}, out.loss
         for part, (weight, key, layer) in named.items():
             last = layer in (-1, len(out.layers) - 1)  # the last layer's output is already normed: its logits
