@@ -502,6 +502,9 @@ def test_cli_train_then_eval(tmp_path, capsys):
     assert [r["world"] for r in rows] == ["tiny (trained on)", "4-6s"]
     assert all(0 <= r["explicit mIoU"] <= 1 and 0 <= r["explicit chance"] <= 1 and 0 <= r["implicit acc"] <= 1
                for r in rows)
+    assert rows[0]["n past"] == rows[1]["n past"] == 0  # 8 s training clips: nothing on 4-6 s or 8 s reaches past
+    longer = run("worlds", ckpt=ckpt, worlds=["16s"], n_test=6, limit_per_kind=6, log=lambda *_: None)[1]
+    assert longer["n past"] >= 1 and 0 <= longer["explicit past"] <= 1 and 0 <= longer["answers past"] <= 1
     assert main(["bench", "worlds", "--ckpt", ckpt, "--worlds", "4-6s", "nowhere"]) == 2
     said = capsys.readouterr()
     assert "data.world is 'nowhere'" in said.err and "questions" not in said.out  # refused before any world ran
