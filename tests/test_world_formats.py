@@ -72,6 +72,37 @@ def test_existing_folder_needs_overwrite(world_dir):
         generate_world(world_dir, n=2)
 
 
+def test_overwrite_replaces_only_what_the_command_wrote(world_dir, tmp_path, capsys):
+    """``--overwrite`` replaced any path: a plain file ended in a NotADirectoryError traceback (the file moved
+    aside to a hidden name), and a folder of a user's files was deleted and became a dataset."""
+    from chronus_lab.cli import main
+
+    note = tmp_path / "notes.txt"
+    note.write_text("mine")
+    mixed = tmp_path / "mixed"
+    shutil.copytree(world_dir, mixed)
+    (mixed / "notes.txt").write_text("mine too")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "a.csv").write_text("1,2")
+    for out, words in ((note, "is a file"), (mixed, "holds notes.txt"), (plain, "holds a.csv")):
+        before = sorted(p.name for p in tmp_path.rglob("*"))
+        with pytest.raises(FileExistsError, match=words):
+            generate_world(out, n=2, overwrite=True)
+        assert main(["world", "--n", "2", "--out", str(out), "--overwrite"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "another --out" in err
+        assert sorted(p.name for p in tmp_path.rglob("*")) == before  # nothing moved, nothing left behind
+    assert note.read_text() == "mine" and (mixed / "notes.txt").read_text() == "mine too"
+    # a dataset the command wrote, and an empty folder, are still replaced
+    ours = tmp_path / "ours"
+    shutil.copytree(world_dir, ours)
+    (tmp_path / "empty").mkdir()
+    for out in (ours, tmp_path / "empty"):
+        generate_world(out, n=2, seed=5, overwrite=True)
+        assert len(load_world(out)) == 2
+
+
 def _corrupt(src, dst, edit):
     shutil.copytree(src, dst)
     lines = [json.loads(line) for line in (dst / "clips.jsonl").read_text().splitlines()]

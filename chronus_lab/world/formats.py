@@ -25,6 +25,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
@@ -98,6 +99,22 @@ def _write_text(path: Path, lines) -> None:
             f.write(json.dumps(line, sort_keys=True) + "\n")
 
 
+def _not_replaceable(out: Path) -> str | None:
+    """Why ``--overwrite`` must leave ``out`` alone, or None: it replaces only a folder of the files this
+    command writes (or an empty one) — never a file, nor a folder holding anything a user put there."""
+    if not out.is_dir():
+        return "is a file, not a dataset folder"
+    names = sorted(p.name for p in out.iterdir())
+    ours = {"manifest.json", "clips.jsonl", "tasks.jsonl"}
+    foreign = [n for n in names if n not in ours and not re.fullmatch(r"chunk_\d{4,}\.npz", n)]
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        return f"holds {shown}, which `chronus-lab world` does not write"
+    if names and "manifest.json" not in names:
+        return "has no manifest.json (not a dataset this command wrote)"
+    return None
+
+
 def generate_world(out, n: int, seed: int = 0, cfg: WorldConfig | None = None,
                    chunk_size: int = 250, workers: int = 1, overwrite: bool = False) -> Path:
     """Generate ``n`` clips with ``seed`` into the folder ``out``, atomically. Returns ``out``."""
@@ -108,6 +125,9 @@ def generate_world(out, n: int, seed: int = 0, cfg: WorldConfig | None = None,
         raise ConfigError(f"seed must be 0 to {SEED_MAX:,} (got {seed})")
     if out.exists() and not overwrite:
         raise OutputExists(f"{out} exists; pass overwrite=True (CLI: --overwrite) to replace it")
+    if out.exists() and (problem := _not_replaceable(out)):
+        raise OutputExists(f"{out} {problem}, so --overwrite would delete what it did not write; "
+                           "move it or give another --out")
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
