@@ -75,6 +75,10 @@ class OmniConfig:
     """``"token"`` (``<t_k>``, the paper), ``"text"`` (``second{x}``, the released code), ``"none"``."""
     max_time_tokens: int = 64
     """``<t_0> … <t_63>``: times up to 31.5 s at 0.5 s per token (a recipe checks its world's longest clip fits)."""
+    time_rows: str = "table"
+    """How ``<t_k>``'s embedding and output rows are made: ``"table"``, a free vocabulary row per token (the paper;
+    a row no training answer wrote stays untrained), or ``"fourier"``, computed from Fourier features of k through
+    one learnt matrix, so times past the training clips get rows placed by the trained ones (``model/time_rows.py``)."""
     vision_projector: str = "pool_mlp"
     """``"linear"``, ``"mlp"``, ``"pool_mlp"`` (ChronusOmni: Linear → 2×2 pool → GELU → Linear),
     ``"conv"`` (Meerkat: Conv1d token compression → Linear)."""
@@ -114,6 +118,10 @@ class OmniConfig:
         side = int(round(self.vision_tokens ** 0.5))
         checks = [
             (self.time_format in ("token", "text", "none"), "time_format", "use 'token', 'text' or 'none'"),
+            (self.time_rows in ("table", "fourier"), "time_rows", "use 'table' or 'fourier'"),
+            (self.time_rows == "table" or self.time_format == "token", "time_rows",
+             f"'fourier' computes the rows of <t_k> tokens; time_format {self.time_format!r} has none: use "
+             "time_format 'token', or time_rows 'table'"),
             (side * side == self.vision_tokens and side >= 1, "vision_tokens", "must be a square (1, 4, 9, …)"),
             (self.audio_tokens >= 1, "audio_tokens", "must be >= 1"),
             (1 <= self.max_time_tokens <= 100_000, "max_time_tokens", "need 1 to 100000"),

@@ -20,6 +20,7 @@ from .encoders import Encoders
 from .hub import from_pretrained, quiet_transformers
 from .positions import skipped_positions
 from .projectors import build_projector
+from .time_rows import FourierTimeRows
 from .timestamps import AUDIO, FEATURE, TIME, VISION, interleave, time_format
 from .tokenizer import load_tokenizer
 
@@ -101,6 +102,14 @@ class OmniModel(nn.Module):
                                           cfg.audio_tokens, grid=False, context=cfg.audio_context)
         self.time_format = (None if cfg.time_format == "none"
                             else time_format(cfg.time_format, cfg.time_quantum, cfg.max_time_tokens))
+        self.time_rows = None  # "table": <t_k> rows are the vocabulary's own
+        if cfg.time_rows == "fourier":
+            from .tokenizer import time_tokens
+
+            ids = self.tokenizer.convert_tokens_to_ids(time_tokens(cfg.max_time_tokens))
+            table = self.llm.get_input_embeddings().weight
+            row_std = 0.02 if table.device.type == "meta" else float(table.detach().float().std())  # start at the table's spread
+            self.time_rows = FourierTimeRows(ids, width, row_std=row_std).to(table.device)
 
     @property
     def answer_format(self):
@@ -114,9 +123,16 @@ class OmniModel(nn.Module):
     def added_token_ids(self) -> list[int]:
         """Ids of the tokens this project adds to the LLM's vocabulary (``<vision>``, ``<audio>``, ``<t_k>``):
         the rows LoRA trains (``lora.train_new_tokens``)."""
-        from .tokenizer import model_token_ids
+        from .tokenizer import MODALITY_TOKENS, model_token_ids
 
-        return model_token_ids(self.tokenizer, self.cfg.max_time_tokens)
+        ids = model_token_ids(self.tokenizer, self.cfg.max_time_tokens)
+        return ids[:len(MODALITY_TOKENS)] if self.time_rows is not None else ids  # fourier: <t_k> rows are computed
+
+    @property
+    def own_parts(self) -> tuple[str, ...]:
+        """The trained parts outside the LLM, by attribute name: the projectors, and with ``time_rows: fourier``
+        the matrix the ``<t_k>`` rows are computed by (what exports and RL's policy checkpoints carry)."""
+        return ("vision_proj", "audio_proj") + (("time_rows",) if self.time_rows is not None else ())
 
     @property
     def projector_dtype(self) -> torch.dtype:
@@ -139,6 +155,8 @@ class OmniModel(nn.Module):
 
     def embed(self, batch: dict, pad_left: bool = False) -> dict[str, torch.Tensor]:
         """Build ``inputs_embeds (B, L, H)``, attention mask, labels, modality and slice ids."""
+        if self.time_rows is not None:
+            self.time_rows.attach(self.llm)  # again: PEFT may have wrapped the embedding modules since
         emb_layer = self.llm.get_input_embeddings()
         device, dtype = emb_layer.weight.device, emb_layer.weight.dtype
         # Projectors keep their own dtype (float32 master weights while the LLM is bf16 at full scale):
@@ -199,6 +217,8 @@ class OmniModel(nn.Module):
     def lens_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """A middle layer's hidden state read as the last one is: final norm, then the LM head (a logit lens).
         Only for ``out.layers[1:-1]``: transformers stores the last layer's output already normed."""
+        if self.time_rows is not None:
+            self.time_rows.attach(self.llm)
         return self.llm.get_output_embeddings()(self.llm.get_decoder().norm(hidden))
 
     @torch.no_grad()

@@ -288,7 +288,7 @@ def policy_checkpoint(module, sft: dict):
             state[key] = torch.cat([sft["weights"][key], value.detach()], 0).cpu()  # (r₁ + r₂, in)
         elif "lora_B" in key:
             state[key] = torch.cat([sft["scale"] * sft["weights"][key], rl_scale * value.detach()], 1).cpu()
-        elif key.startswith("model.vision_proj.") or key.startswith("model.audio_proj."):
+        elif key.startswith(tuple(f"model.{part}." for part in module.model.own_parts)):
             state[key] = value.detach().cpu()
         elif key in sft["tokens"]:  # RL's own token rows stay frozen at zero: the SFT's rows are the policy's
             state[key] = sft["tokens"][key].cpu()

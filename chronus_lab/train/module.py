@@ -166,13 +166,14 @@ class OmniModule(L.LightningModule):
         return sorted(loaded)
 
     def export(self, folder) -> Path:
-        """Projectors as safetensors, LoRA adapters with PEFT's ``save_pretrained``, the config."""
+        """Projectors (and computed ``<t_k>`` rows) as safetensors, LoRA adapters with PEFT's ``save_pretrained``,
+        the config."""
         from safetensors.torch import save_file
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         proj = {f"{name}.{k}": v.detach().cpu().contiguous()
-                for name in ("vision_proj", "audio_proj")
+                for name in self.model.own_parts
                 for k, v in getattr(self.model, name).state_dict().items()}
         save_file(proj, folder / "projectors.safetensors")
         if getattr(self.model.llm, "peft_config", None):
@@ -188,6 +189,8 @@ class AlignModule(OmniModule):
 
     def configure_trainable(self) -> None:
         self.model.llm.requires_grad_(False)
+        if self.model.time_rows is not None:  # part of the LLM's vocabulary: frozen with it
+            self.model.time_rows.requires_grad_(False)
         width = self.model.llm.config.hidden_size
         self.avace_attn = AudioToPatchAttention(width, width, d_attn=64, heads=4)
 
@@ -370,7 +373,7 @@ def load_export(folder, merge: bool = False) -> OmniModel:
     again = "export it again from its run (the run's checkpoints/last.ckpt holds the same weights)"
     try:  # a missing, cut-short or foreign file: safetensors and torch raise many kinds
         proj = load_file(folder / "projectors.safetensors")
-        for name in ("vision_proj", "audio_proj"):
+        for name in model.own_parts:
             getattr(model, name).load_state_dict({k.split(".", 1)[1]: v for k, v in proj.items()
                                                   if k.startswith(name + ".")})
     except Exception as err:

@@ -56,7 +56,8 @@ class Counts:
     """The LLM's own weights (LoRA adapters not included)."""
     lora: int
     token_rows: int
-    """Trainable rows of the project's added tokens (``lora.train_new_tokens``), embedding and untied head."""
+    """Trainable rows of the project's added tokens (``lora.train_new_tokens``), embedding and untied head
+    (with ``time_rows: fourier``: the modality tokens' rows and the matrix the ``<t_k>`` rows are computed by)."""
     trainable: int
     layers: int
     hidden: int
@@ -100,7 +101,8 @@ def _meta_model(cfg: TrainConfig):
         if cfg.stage == 2 and cfg.finetune == "lora":  # stage 1 trains the projectors only
             from .module import add_lora
 
-            n_new = len(MODALITY_TOKENS) + ocfg.max_time_tokens  # added last (counted, never indexed here)
+            # added last (counted, never indexed here); computed <t_k> rows (time_rows: fourier) are no table rows
+            n_new = len(MODALITY_TOKENS) + (ocfg.max_time_tokens if ocfg.time_rows == "table" else 0)
             llm = add_lora(llm, cfg.lora, list(range(vocab - n_new, vocab)), dropout=0.0)
     return ocfg, vision, audio, projectors, llm
 
@@ -156,7 +158,12 @@ def count(cfg: TrainConfig) -> Counts:
     n_llm = sum(p.numel() for name, p in llm.named_parameters() if not adapter(name))
     lora = sum(p.numel() for name, p in llm.named_parameters() if "lora_" in name)
     rows = sum(p.numel() for name, p in llm.named_parameters() if "trainable_tokens_delta" in name)
-    trainable = n_proj + (0 if cfg.stage == 1 else lora + rows if cfg.finetune == "lora" else n_llm)
+    if ocfg.time_rows == "fourier":  # the one matrix the <t_k> rows are computed by: trained with the LLM
+        from ..model.time_rows import fourier_features
+
+        rows += fourier_features(ocfg.max_time_tokens).shape[1] * llm.config.hidden_size
+    trainable = n_proj + (0 if cfg.stage == 1 else lora + rows if cfg.finetune == "lora"
+                          else n_llm + rows)
     return Counts(encoders=n(vision) + n(audio), projectors=n_proj, llm=n_llm, lora=lora, token_rows=rows,
                   trainable=trainable, layers=llm.config.num_hidden_layers, hidden=llm.config.hidden_size,
                   vocab=llm.config.vocab_size,
