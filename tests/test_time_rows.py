@@ -26,6 +26,9 @@ def test_features_are_cos_and_sin_of_k_at_periods_from_2_to_twice_the_vocabulary
         assert phi[k].tolist() == pytest.approx(want, abs=1e-6)
     # every k has its own features: no two time tokens start as the same row
     assert torch.cdist(phi, phi).add(torch.eye(n) * 9).min() > 0.1
+    short = fourier_features(n, pairs, longest=16)  # time_rows_period: periods 2 … 16
+    for f, p in enumerate([2 * (8 ** (f / (pairs - 1))) for f in range(pairs)]):
+        assert short[:, 1 + f].tolist() == pytest.approx([math.cos(2 * math.pi * k / p) for k in range(n)], abs=1e-6)
 
 
 def _time_ids(model):
@@ -122,6 +125,7 @@ def test_the_computed_rows_survive_an_export(instruct_batch, tmp_path):
 @pytest.mark.parametrize("overrides, says", [
     (["model_overrides.time_rows=grid"], "use 'table' or 'fourier'"),
     ([FOURIER, "model_overrides.time_format=text"], "time_format 'text' has none"),
+    ([FOURIER, "model_overrides.time_rows_period=1"], "time_rows_period"),
 ])
 def test_bad_time_rows_are_one_config_error(overrides, says):
     from chronus_lab.train.module import omni_config

@@ -79,6 +79,9 @@ class OmniConfig:
     """How ``<t_k>``'s embedding and output rows are made: ``"table"``, a free vocabulary row per token (the paper;
     a row no training answer wrote stays untrained), or ``"fourier"``, computed from Fourier features of k through
     one learnt matrix, so times past the training clips get rows placed by the trained ones (``model/time_rows.py``)."""
+    time_rows_period: float | None = None
+    """``time_rows: fourier``: the longest period of its features, in time steps (None: twice the vocabulary, so
+    one feature is a ramp over every k). Shorter periods leave no feature that says "a late k" by itself."""
     vision_projector: str = "pool_mlp"
     """``"linear"``, ``"mlp"``, ``"pool_mlp"`` (ChronusOmni: Linear → 2×2 pool → GELU → Linear),
     ``"conv"`` (Meerkat: Conv1d token compression → Linear)."""
@@ -119,6 +122,8 @@ class OmniConfig:
         checks = [
             (self.time_format in ("token", "text", "none"), "time_format", "use 'token', 'text' or 'none'"),
             (self.time_rows in ("table", "fourier"), "time_rows", "use 'table' or 'fourier'"),
+            (self.time_rows_period is None or 2 < self.time_rows_period <= 1e6, "time_rows_period",
+             "need a period above 2 time steps (or None: twice the vocabulary)"),
             (self.time_rows == "table" or self.time_format == "token", "time_rows",
              f"'fourier' computes the rows of <t_k> tokens; time_format {self.time_format!r} has none: use "
              "time_format 'token', or time_rows 'table'"),

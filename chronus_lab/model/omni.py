@@ -109,7 +109,7 @@ class OmniModel(nn.Module):
             ids = self.tokenizer.convert_tokens_to_ids(time_tokens(cfg.max_time_tokens))
             table = self.llm.get_input_embeddings().weight
             row_std = 0.02 if table.device.type == "meta" else float(table.detach().float().std())  # start at the table's spread
-            self.time_rows = FourierTimeRows(ids, width, row_std=row_std).to(table.device)
+            self.time_rows = FourierTimeRows(ids, width, row_std=row_std, longest=cfg.time_rows_period).to(table.device)
 
     @property
     def answer_format(self):

@@ -25,16 +25,18 @@ from torch import nn
 __all__ = ["fourier_features", "FourierTimeRows"]
 
 
-def fourier_features(n: int, pairs: int = 16) -> torch.Tensor:
+def fourier_features(n: int, pairs: int = 16, longest: float | None = None) -> torch.Tensor:
     """``(n, 1 + 2·pairs)``: for k = 0 … n-1, ``[1, cos(2πk/P_f), sin(2πk/P_f) for each f]``, periods P_f from
-    2 to 2n on a geometric scale (the shortest tell neighbours apart, the longest is a smooth ramp over k).
+    2 to ``longest`` (default 2n) on a geometric scale (the shortest tell neighbours apart; a longest of 2n is a
+    smooth ramp over k).
 
     >>> phi = fourier_features(64, pairs=4)
     >>> tuple(phi.shape), float(phi[0, 0]), float(phi[0, 1]), float(phi[1, 1])  # k = 1 at period 2: cos π
     ((64, 9), 1.0, 1.0, -1.0)
     """
     k = torch.arange(n, dtype=torch.float64)[:, None]
-    periods = 2.0 * (max(n, 2) ** (torch.arange(pairs, dtype=torch.float64) / max(pairs - 1, 1)))
+    longest = 2.0 * max(n, 2) if longest is None else float(longest)
+    periods = 2.0 * ((longest / 2.0) ** (torch.arange(pairs, dtype=torch.float64) / max(pairs - 1, 1)))
     angle = 2 * math.pi * k / periods
     return torch.cat([torch.ones(n, 1, dtype=torch.float64), angle.cos(), angle.sin()], 1).float()
 
@@ -42,13 +44,15 @@ def fourier_features(n: int, pairs: int = 16) -> torch.Tensor:
 class FourierTimeRows(nn.Module):
     """The ``<t_k>`` rows of one LLM: ``features (K, F) @ weight (F, H)``, written over the table's rows."""
 
-    def __init__(self, token_ids: list[int], width: int, pairs: int = 16, row_std: float = 0.02):
+    def __init__(self, token_ids: list[int], width: int, pairs: int = 16, row_std: float = 0.02,
+                 longest: float | None = None):
         super().__init__()
         self.register_buffer("token_ids", torch.tensor(token_ids, dtype=torch.long), persistent=False)
         k_of_id = torch.full((max(token_ids) + 1,), -1, dtype=torch.long)  # id → k, -1 for other tokens
         k_of_id[token_ids] = torch.arange(len(token_ids))
         self.register_buffer("k_of_id", k_of_id, persistent=False)
-        self.register_buffer("features", fourier_features(len(token_ids), pairs), persistent=False)
+        self.register_buffer("features", fourier_features(len(token_ids), pairs, longest),
+                             persistent=False)
         n_features = self.features.shape[1]
         # each computed row starts with about the spread of a table row
         self.weight = nn.Parameter(torch.randn(n_features, width) * row_std / math.sqrt(n_features))
