@@ -77,7 +77,7 @@ class OmniConfig:
     """``<t_0> … <t_63>``: times up to 31.5 s at 0.5 s per token (a recipe checks its world's longest clip fits)."""
     time_rows: str = "table"
     """How ``<t_k>``'s embedding and output rows are made: ``"table"``, a free vocabulary row per token (the paper;
-    a row no training answer wrote stays untrained), or ``"fourier"``, computed from Fourier features of k through
+    a row no training answer wrote is trained only as a negative), or ``"fourier"``, computed from Fourier features of k through
     one learnt matrix, so times past the training clips get rows placed by the trained ones (``model/time_rows.py``)."""
     time_rows_period: float | None = None
     """``time_rows: fourier``: the longest period of its features, in time steps (None: twice the vocabulary, so

@@ -1,10 +1,10 @@
 """``<t_k>`` rows computed from k: a time token's embedding (and its output row) = Fourier features of k × A.
 
 The paper adds ``<t_0> … <t_{K-1}>`` to the vocabulary as new rows, each learnt on its own (``time_rows:
-"table"``). A row that no training answer ever wrote — a time past the longest training clip — stays where it
-started, so the model never writes it: on 16–24 s clips, none of 600 answers of models trained on 4–16 s wrote a
+"table"``). A row that no training answer ever wrote — a time past the longest training clip — is trained only
+as the softmax's negative, its logit pushed down at every answer, so the model never writes it: on 16–24 s clips, none of 600 answers of models trained on 4–16 s wrote a
 time past 16 s (README, "Skipped positions"). With ``time_rows: "fourier"`` every ``<t_k>`` row is computed:
-fixed features of k (a constant, and cos/sin of 2πk/P for periods P from 2 steps to twice the vocabulary) times
+fixed features of k (a constant, and cos/sin of 2πk/P for periods P from 2 steps to ``time_rows_period``) times
 one learnt matrix A shared by all k, so what A learns from the trained times also places the untrained ones.
 The head being tied, the score of writing ``<t_j>`` after reading ``<t_k>`` through a map G is φ(j)ᵀ·G·φ(k),
 which for G = I depends on j − k alone: one peak at j = k for every k, trained or not. In the spirit of Fourier
@@ -18,14 +18,18 @@ called again before each use). Tested in ``tests/test_time_rows.py``.
 from __future__ import annotations
 
 import math
+import weakref
 
 import torch
 from torch import nn
 
-__all__ = ["fourier_features", "FourierTimeRows"]
+__all__ = ["fourier_features", "FourierTimeRows", "PAIRS", "N_FEATURES"]
+
+PAIRS = 16  # cos/sin pairs per k
+N_FEATURES = 1 + 2 * PAIRS  # rows of the learnt matrix (what the planner counts)
 
 
-def fourier_features(n: int, pairs: int = 16, longest: float | None = None) -> torch.Tensor:
+def fourier_features(n: int, pairs: int = PAIRS, longest: float | None = None) -> torch.Tensor:
     """``(n, 1 + 2·pairs)``: for k = 0 … n-1, ``[1, cos(2πk/P_f), sin(2πk/P_f) for each f]``, periods P_f from
     2 to ``longest`` (default 2n) on a geometric scale (the shortest tell neighbours apart; a longest of 2n is a
     smooth ramp over k).
@@ -44,7 +48,7 @@ def fourier_features(n: int, pairs: int = 16, longest: float | None = None) -> t
 class FourierTimeRows(nn.Module):
     """The ``<t_k>`` rows of one LLM: ``features (K, F) @ weight (F, H)``, written over the table's rows."""
 
-    def __init__(self, token_ids: list[int], width: int, pairs: int = 16, row_std: float = 0.02,
+    def __init__(self, token_ids: list[int], width: int, pairs: int = PAIRS, row_std: float = 0.02,
                  longest: float | None = None):
         super().__init__()
         self.register_buffer("token_ids", torch.tensor(token_ids, dtype=torch.long), persistent=False)
@@ -56,7 +60,7 @@ class FourierTimeRows(nn.Module):
         n_features = self.features.shape[1]
         # each computed row starts with about the spread of a table row
         self.weight = nn.Parameter(torch.randn(n_features, width) * row_std / math.sqrt(n_features))
-        self._hooked: dict[int, object] = {}
+        self._hooked: "weakref.WeakSet[nn.Module]" = weakref.WeakSet()  # a module PEFT dropped leaves the set
 
     def rows(self) -> torch.Tensor:
         """``(K, H)``: row k is ``<t_k>``'s embedding and output row."""
@@ -81,5 +85,6 @@ class FourierTimeRows(nn.Module):
         """Hook the LLM's current input and output embedding modules (once each; again after PEFT wraps them)."""
         for module, hook in ((llm.get_input_embeddings(), self._embed_hook),
                              (llm.get_output_embeddings(), self._head_hook)):
-            if id(module) not in self._hooked:
-                self._hooked[id(module)] = module.register_forward_hook(hook)
+            if module not in self._hooked:  # by identity: a new module may reuse a dropped one's id()
+                module.register_forward_hook(hook)
+                self._hooked.add(module)

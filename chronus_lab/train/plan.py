@@ -159,9 +159,9 @@ def count(cfg: TrainConfig) -> Counts:
     lora = sum(p.numel() for name, p in llm.named_parameters() if "lora_" in name)
     rows = sum(p.numel() for name, p in llm.named_parameters() if "trainable_tokens_delta" in name)
     if ocfg.time_rows == "fourier":  # the one matrix the <t_k> rows are computed by: trained with the LLM
-        from ..model.time_rows import fourier_features
+        from ..model.time_rows import N_FEATURES
 
-        rows += fourier_features(ocfg.max_time_tokens).shape[1] * llm.config.hidden_size
+        rows += N_FEATURES * llm.config.hidden_size
     trainable = n_proj + (0 if cfg.stage == 1 else lora + rows if cfg.finetune == "lora"
                           else n_llm + rows)
     return Counts(encoders=n(vision) + n(audio), projectors=n_proj, llm=n_llm, lora=lora, token_rows=rows,
