@@ -21,9 +21,11 @@ def test_config_hash_tells_configs_apart():
     assert config_hash(a) != config_hash(b)
 
 
-def test_the_shipped_model_is_the_recipe_the_card_and_the_readme_name():
-    path = shipped("grounding")
-    card = json.loads(card_path("grounding").read_text())
+@pytest.mark.parametrize("name, recipe", [("grounding", "tiny-grounding"),
+                                          ("grounding-any-length", "tiny-grounding-any-length")])
+def test_the_shipped_model_is_the_recipe_the_card_and_the_readme_name(name, recipe):
+    path = shipped(name)
+    card = json.loads(card_path(name).read_text())
     raw = torch.load(path, map_location="cpu", weights_only=False)
     assert set(raw) <= set(KEEP)  # no optimiser or loop state: small
     assert path.stat().st_size < 2 * 2**20
@@ -32,7 +34,7 @@ def test_the_shipped_model_is_the_recipe_the_card_and_the_readme_name():
     # up to where the run wrote its files and whether it drew a progress bar — neither changes a weight
     where = ("out", "progress_bar")
     trained = {k: v for k, v in TrainConfig.from_dict(raw[CONFIG_KEY]).to_dict().items() if k not in where}
-    assert trained == {k: v for k, v in TrainConfig.load("tiny-grounding").to_dict().items() if k not in where}
+    assert trained == {k: v for k, v in TrainConfig.load(recipe).to_dict().items() if k not in where}
     assert card["base_hash"] == base_hash()
     module = load_checkpoint(path)  # strict: exactly the weights the recipe trains
     assert sum(v.numel() for v in raw["state_dict"].values()) == card["trainable_parameters"]
@@ -65,7 +67,7 @@ def test_a_shipped_name_is_a_plain_file_name(tmp_path, capsys):
         assert main(["ship", "--ckpt", str(shipped("grounding")), "--name", bad]) == 2
         assert "plain file name" in capsys.readouterr().err
     assert not (tmp_path / "assets").exists() and not (tmp_path / "evil.ckpt").exists()
-    assert sorted(p.name for p in ASSETS.glob("*.ckpt")) == ["grounding.ckpt"]
+    assert sorted(p.name for p in ASSETS.glob("*.ckpt")) == ["grounding-any-length.ckpt", "grounding.ckpt"]
 
 
 def test_a_shipped_model_that_does_not_fit_the_base_models_is_refused(tmp_path):

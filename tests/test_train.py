@@ -33,6 +33,9 @@ def test_packaged_recipes_load_and_round_trip(tmp_path):
     any_length = flat(TrainConfig.load("tiny-grounding-4-16s").to_dict())  # differs by what its header says
     changed = {k for k in plain.keys() | any_length.keys() if plain.get(k) != any_length.get(k)}
     assert changed == {"data.world", "data.group_by_length", "model_overrides.question_again", "out"}
+    time_read = flat(TrainConfig.load("tiny-grounding-any-length").to_dict())  # 4-16 s + what reads time from tokens
+    changed = {k for k in any_length.keys() | time_read.keys() if any_length.get(k) != time_read.get(k)}
+    assert changed == {"position_skip", "model_overrides.time_rows", "model_overrides.time_rows_period", "out"}
     full = TrainConfig.load("full-sft")
     assert (full.model, full.precision, full.lora.r) == ("full", "bf16-mixed", 32)
 
