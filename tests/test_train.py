@@ -35,7 +35,8 @@ def test_packaged_recipes_load_and_round_trip(tmp_path):
     assert changed == {"data.world", "data.group_by_length", "model_overrides.question_again", "out"}
     time_read = flat(TrainConfig.load("tiny-grounding-any-length").to_dict())  # 4-16 s + what reads time from tokens
     changed = {k for k in any_length.keys() | time_read.keys() if any_length.get(k) != time_read.get(k)}
-    assert changed == {"position_skip", "model_overrides.time_rows", "model_overrides.time_rows_period", "out"}
+    assert changed == {"position_skip", "model_overrides.time_rows", "model_overrides.time_rows_period",
+                       "max_epochs", "out"}
     full = TrainConfig.load("full-sft")
     assert (full.model, full.precision, full.lora.r) == ("full", "bf16-mixed", 32)
 
