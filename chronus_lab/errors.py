@@ -34,6 +34,10 @@ class CheckpointError(ChronusError, ValueError):
     """A checkpoint is missing or does not fit the model or run it is loaded into."""
 
 
+class Diverged(ChronusError, FloatingPointError):
+    """A run's loss or weights became NaN or inf; it stopped, and what it saved before is kept."""
+
+
 def check_fields(owner: str, checks, error: type[ChronusError] = ConfigError) -> None:
     """Raise ``error`` naming the first failing field: ``checks`` = [(ok, field, why), …].
 

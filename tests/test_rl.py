@@ -361,6 +361,37 @@ def test_rl_trains_only_the_adapters_writes_a_checkpoint_eval_reads_and_resumes(
     assert [h["iteration"] for h in again.history] == [1, 2]
 
 
+def test_rl_that_diverges_stops_and_keeps_the_last_finite_state(sft_ckpt, tmp_path, monkeypatch):
+    """A NaN weight (what a too-large step leaves) stops the run before anything is saved over the last good state."""
+    from chronus_lab.errors import Diverged
+    from chronus_lab.rl import run as rl_run
+    from chronus_lab.rl.run import RLConfig, read_state, train_rl
+    from chronus_lab.train.finite import non_finite
+
+    step = rl_run.rl_step
+
+    def poisoned_at_2(module, *args, **kw):
+        stats = step(module, *args, **kw)
+        if len(calls) == 1:  # the second iteration's update
+            weight = next(p for n, p in module.named_parameters() if "lora_B" in n and p.requires_grad)
+            with torch.no_grad():
+                weight.view(-1)[0] = float("nan")
+        calls.append(1)
+        return stats
+
+    calls = []
+    monkeypatch.setattr(rl_run, "rl_step", poisoned_at_2)
+    out = tmp_path / "rl"
+    over = [f"init_from={sft_ckpt}", "n_clips=4", "prompts_per_step=2", "group_size=2", "iterations=4",
+            "save_every=1", "max_new_tokens=4", f"out={out}"]
+    with pytest.raises(Diverged, match=f"RL diverged at iteration 2: its weights hold NaN or inf in 1 tensor .*lora_B"
+                                       f".*; {out / 'rl_state.pt'} from iteration 1 is kept; lower the learning rate"):
+        train_rl(RLConfig.load("tiny-grpo", over), log=None)
+    state = read_state(out / "rl_state.pt")
+    assert state["iteration"] == 1 and not non_finite(state["adapters"].items())
+    assert not (out / "policy.ckpt").exists()
+
+
 def test_bench_rl_prints_sft_ppo_grpo_and_chance_rows(sft_ckpt, capsys):
     from chronus_lab.cli import main
 

@@ -25,18 +25,20 @@ def test_packaged_recipes_load_and_round_trip(tmp_path):
         cfg = TrainConfig.load(name)
         back = TrainConfig.load(str(cfg.save(tmp_path / f"{name}.yaml")))
         assert back == cfg
+
     def flat(d, pre=""):
         return {k: v for key, val in d.items()
                 for k, v in (flat(val, f"{pre}{key}.").items() if isinstance(val, dict) else [(pre + key, val)])}
 
-    plain = flat(TrainConfig.load("tiny-grounding").to_dict())
-    any_length = flat(TrainConfig.load("tiny-grounding-4-16s").to_dict())  # differs by what its header says
-    changed = {k for k in plain.keys() | any_length.keys() if plain.get(k) != any_length.get(k)}
-    assert changed == {"data.world", "data.group_by_length", "model_overrides.question_again", "out"}
-    time_read = flat(TrainConfig.load("tiny-grounding-any-length").to_dict())  # 4-16 s + what reads time from tokens
-    changed = {k for k in any_length.keys() | time_read.keys() if any_length.get(k) != time_read.get(k)}
-    assert changed == {"position_skip", "model_overrides.time_rows", "model_overrides.time_rows_period",
-                       "max_epochs", "out"}
+    def differs(a, b):  # the flat keys two recipes set differently
+        a, b = (flat(TrainConfig.load(name).to_dict()) for name in (a, b))
+        return {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+
+    # each derived recipe differs from its parent by what its header says, and nothing else
+    assert differs("tiny-grounding", "tiny-grounding-4-16s") == {
+        "data.world", "data.group_by_length", "model_overrides.question_again", "out"}
+    assert differs("tiny-grounding-4-16s", "tiny-grounding-any-length") == {
+        "position_skip", "model_overrides.time_rows", "model_overrides.time_rows_period", "max_epochs", "out"}
     full = TrainConfig.load("full-sft")
     assert (full.model, full.precision, full.lora.r) == ("full", "bf16-mixed", 32)
 

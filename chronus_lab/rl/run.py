@@ -23,10 +23,11 @@ from pathlib import Path
 
 import torch
 
-from ..errors import SEED_MAX, CheckpointError, ConfigError, check_fields, is_seed, make_folder
+from ..errors import SEED_MAX, CheckpointError, ConfigError, Diverged, check_fields, is_seed, make_folder
 from ..model.encoders import encode_clips
 from ..model.omni import collate
 from ..train.config import TrainConfig, read_recipe, reject_unknown
+from ..train.finite import advice, named_list, non_finite
 from ..train.module import CONFIG_KEY, load_checkpoint, load_torch_file
 from ..typed import check_types, coerce_fields
 from ..world import WorldConfig, make_clip, make_task
@@ -225,9 +226,15 @@ def train_rl(cfg: RLConfig, resume: bool = True, log=print) -> RLRun:
     make_folder(folder)
     if log and (silent := unrewarded(cfg.kinds, cfg.rewards)):
         log(f"note: no weighted reward applies to {silent}: those questions are asked and always earn 0")
+    saved = start
     for it in range(start, cfg.iterations):
         batch, _, cols = prompter.draw(rng)
         stats = {"iteration": it + 1, **rl_step(module, value_head, params, optimizer, batch, cols, cfg, reward)}
+        if bad := non_finite((n, p) for n, p in [*module.named_parameters(), *value_head.named_parameters()]
+                             if p.requires_grad):  # checked before any save: a NaN state is never written
+            kept = f"{state_path} from iteration {saved} is kept" if saved else "nothing was saved"
+            raise Diverged(f"RL diverged at iteration {it + 1}: its weights hold NaN or inf in {named_list(bad)}; "
+                           f"{kept}; {advice(cfg.lr)} and rerun with --fresh.")
         history.append(stats)
         if log and ((it + 1) % max(cfg.iterations // 10, 1) == 0 or it == 0):
             log(f"it {it + 1:4d}  reward {stats['reward']:.3f}  kl {stats['kl']:.4f}  "
@@ -237,6 +244,7 @@ def train_rl(cfg: RLConfig, resume: bool = True, log=print) -> RLRun:
                                "adapters": {k: v for k, v in module.state_dict().items() if "lora_" in k},
                                "value_head": value_head.state_dict(), "optimizer": optimizer.state_dict(),
                                "torch_rng": torch.get_rng_state(), "rng": rng.getstate()})
+            saved = it + 1
     _write_log(folder / "log.csv", history)
     state, policy_cfg = policy_checkpoint(module, sft_lora)
     _save(folder / "policy.ckpt", {"state_dict": state, CONFIG_KEY: policy_cfg.to_dict(), "epoch": None,

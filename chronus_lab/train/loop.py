@@ -16,8 +16,10 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ..errors import Diverged
 from ..model.omni import OmniModel, collate
 from ..world import make_task
+from .finite import advice
 
 
 def fit(params, loss_at: Callable[[int], torch.Tensor], steps: int, lr: float = 1e-3, *,
@@ -36,6 +38,8 @@ def fit(params, loss_at: Callable[[int], torch.Tensor], steps: int, lr: float = 
     losses = []
     for step in range(steps):
         loss = loss_at(step)
+        if not torch.isfinite(loss):  # one NaN step would spread into every weight: stop with what was reached
+            raise Diverged(f"training diverged at step {step + 1} of {steps}: the loss is {loss.item()}; {advice(lr)}.")
         opt.zero_grad()
         loss.backward()
         if clip is not None:

@@ -23,13 +23,14 @@ import torch
 
 from ..align.avace import AudioToPatchAttention, avace_loss, box_mask, total_loss
 from ..align.ot import ot_loss
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, Diverged
 from ..eval.harness import predict, selection_score
 from ..model.config import OmniConfig
 from ..model.hub import quiet_peft
 from ..model.omni import OmniModel
 from ..world import WorldConfig
 from .config import LoraSpec, TrainConfig
+from .finite import advice, named_list, non_finite
 from .naming import NameTargets, naming_loss
 from .saliency import saliency_loss
 
@@ -83,7 +84,13 @@ class OmniModule(L.LightningModule):
         return parts["loss"]
 
     def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
+        loss = self._step(batch, "train")
+        # fp16's gradient scaler skips an overflowing step on its own; in any other precision a NaN is final
+        if not torch.isfinite(loss) and not self.cfg.precision.startswith("16"):
+            raise Diverged(f"training diverged at step {self.global_step} (epoch {self.current_epoch}): the loss is "
+                           f"{loss.item()}. What the run saved before is kept in {self.cfg.out}/checkpoints and "
+                           f"nothing was exported; {advice(self.cfg.lr)} and start over with --fresh.")
+        return loss
 
     def transfer_batch_to_device(self, batch, device, dataloader_idx):
         """Move the batch's tensors (``vision``, ``audio``, ``boxes``) and nothing else.
@@ -133,6 +140,10 @@ class OmniModule(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         keep = self.trainable_keys()
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in keep}
+        if bad := non_finite(checkpoint["state_dict"].items()):  # raised before the file is written: the old one stays
+            raise Diverged(f"training diverged by step {self.global_step}: its weights hold NaN or inf in "
+                           f"{named_list(bad)}, so no checkpoint was written over {self.cfg.out}/checkpoints "
+                           f"(what is there is kept); {advice(self.cfg.lr)} and start over with --fresh.")
         checkpoint[CONFIG_KEY] = self.cfg.to_dict()
 
     AUXILIARY: tuple[str, ...] = ()
@@ -326,8 +337,11 @@ def read_checkpoint(path, what: str = "checkpoint") -> dict:
     ckpt = load_torch_file(path, f"{what}: {path} is not a readable checkpoint",
                            "damaged or cut short? Copy it again, or retrain it (a run folder whose last.ckpt is "
                            "damaged starts over with `chronus-lab train … --fresh`)")
-    if not isinstance(ckpt, dict) or CONFIG_KEY not in ckpt or "state_dict" not in ckpt:
+    if not isinstance(ckpt, dict) or CONFIG_KEY not in ckpt or not isinstance(ckpt.get("state_dict"), dict):
         raise CheckpointError(f"{what}: {path} has no ChronusLab config inside: was it written by `chronus-lab train`?")
+    if bad := non_finite(ckpt["state_dict"].items()):  # written by a diverged run before runs stopped on it
+        raise CheckpointError(f"{what}: {path} holds NaN or inf in {named_list(bad)}: the run that wrote it diverged. "
+                              f"Retrain it with a lower learning rate (`chronus-lab train … --fresh --set lr=…`)")
     return ckpt
 
 
